@@ -1,0 +1,3 @@
+from why5xx.cli import main
+
+main()

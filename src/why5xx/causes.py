@@ -1,0 +1,90 @@
+"""The cause catalogue: the stable ids of DESIGN.md, in causal order.
+
+The order is what ranking uses between findings of equal severity: a cause
+earlier in the list explains the ones after it (a crash loop explains a
+failing readiness probe; a failing probe explains missing endpoints), so
+the root cause is read first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cause:
+    id: str
+    http_status: tuple[int, ...]
+    signal: str
+
+
+CAUSES: tuple[Cause, ...] = (
+    Cause(
+        id="ingress-class-missing",
+        http_status=(404, 503),
+        signal="Ingress names no existing IngressClass / no controller picks it up",
+    ),
+    Cause(
+        id="ingress-backend-missing",
+        http_status=(503,),
+        signal="Ingress backend names a Service or port that does not exist",
+    ),
+    Cause(
+        id="no-matching-workload",
+        http_status=(503,),
+        signal="the Service selector matches no pod and no workload, with no near miss",
+    ),
+    Cause(
+        id="selector-mismatch",
+        http_status=(503,),
+        signal="the Service selector matches no pod, but pods differ by one label (near miss)",
+    ),
+    Cause(
+        id="scaled-to-zero",
+        http_status=(503,),
+        signal="the workload behind the selector has 0 replicas",
+    ),
+    Cause(
+        id="pods-pending",
+        http_status=(503,),
+        signal="pods unschedulable or blocked on a missing volume, ConfigMap or Secret",
+    ),
+    Cause(
+        id="image-pull",
+        http_status=(503,),
+        signal="ErrImagePull / ImagePullBackOff",
+    ),
+    Cause(
+        id="oom-killed",
+        http_status=(502, 503),
+        signal="last termination reason OOMKilled at the memory limit",
+    ),
+    Cause(
+        id="slow-startup",
+        http_status=(503,),
+        signal="probes fail only while starting; liveness kills the container before it is ready",
+    ),
+    Cause(
+        id="crash-loop",
+        http_status=(502, 503),
+        signal="CrashLoopBackOff / restarts, with the last exit code and reason",
+    ),
+    Cause(
+        id="target-port-mismatch",
+        http_status=(502, 503),
+        signal="Service targetPort matches no containerPort / named port of the selected pods",
+    ),
+    Cause(
+        id="readiness-probe-failing",
+        http_status=(503,),
+        signal="pods Running but not Ready; probe failures persist",
+    ),
+    Cause(
+        id="endpoints-terminating",
+        http_status=(502, 503),
+        signal="every endpoint is terminating (drain, rollout, eviction)",
+    ),
+)
+
+BY_ID: dict[str, Cause] = {cause.id: cause for cause in CAUSES}
+RANK: dict[str, int] = {cause.id: position for position, cause in enumerate(CAUSES)}

@@ -1,0 +1,203 @@
+"""Run the rules over a target, isolate failures, rank what they found.
+
+The engine is where a rule's identity is stamped on its drafts, where rules
+whose inputs the snapshot lacks are skipped (and reported as skipped, never
+silently passed), and where a crashing rule becomes a reported error while
+the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from why5xx.causes import RANK
+from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, Skipped, Status
+from why5xx.rules import RULES
+from why5xx.rules.base import Rule, Scope
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views import ServiceTarget, ingress_backends
+
+
+class TargetNotFound(LookupError):
+    """The target object is not in the snapshot."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    kind: str  # Service | Ingress
+    namespace: str
+    name: str
+
+    @staticmethod
+    def parse(text: str, namespace: str) -> Target:
+        """`checkout`, `service/checkout`, `svc/checkout`, `ingress/storefront`."""
+        kind, _, name = text.rpartition("/")
+        aliases = {"": "Service", "service": "Service", "svc": "Service", "services": "Service"}
+        aliases |= {"ingress": "Ingress", "ing": "Ingress", "ingresses": "Ingress"}
+        resolved = aliases.get(kind.lower())
+        if resolved is None or not name:
+            raise ValueError(f"cannot diagnose {text!r}: use NAME, service/NAME or ingress/NAME")
+        return Target(kind=resolved, namespace=namespace, name=name)
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(kind=self.kind, namespace=self.namespace, name=self.name)
+
+
+def diagnose(snap: Snapshot, target: Target, rules: Sequence[Rule] = RULES) -> Report:
+    obj = snap.get(target.kind, target.namespace, target.name)
+    if obj is None:
+        raise TargetNotFound(_not_found_message(snap, target))
+    if target.kind == "Ingress":
+        return _diagnose_ingress(snap, obj, rules)
+    return _diagnose_service(snap, obj, rules)
+
+
+def diagnose_all(
+    snap: Snapshot, namespace: str | None, rules: Sequence[Rule] = RULES
+) -> list[Report]:
+    """Every Service of a namespace (or all), worst first."""
+    reports = [_diagnose_service(snap, svc, rules) for svc in snap.list("Service", namespace)]
+    return sorted(reports, key=_report_order)
+
+
+def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Report:
+    target = ServiceTarget.build(snap, service)
+    findings, skipped = _run(snap, target, service.ref, rules, Scope.SERVICE)
+    healthy = _healthy_evidence(target)
+    return Report(
+        target=service.ref,
+        status=_status(findings, bool(healthy), target),
+        findings=_rank(findings),
+        healthy_evidence=healthy,
+        skipped=skipped,
+    )
+
+
+def _diagnose_ingress(snap: Snapshot, ingress: Obj, rules: Sequence[Rule]) -> Report:
+    findings, skipped = _run(snap, ingress, ingress.ref, rules, Scope.INGRESS)
+    all_findings = list(findings)
+    all_skipped = list(skipped)
+    healthy: list[Evidence] = []
+    names = dict.fromkeys(b.service for b in ingress_backends(ingress))
+    backends = [snap.get("Service", ingress.namespace, name) for name in names]
+    reports = [_diagnose_service(snap, svc, rules) for svc in backends if svc is not None]
+    for report in reports:
+        all_findings.extend(report.findings)
+        healthy.extend(report.healthy_evidence)
+        all_skipped.extend(s for s in report.skipped if s not in all_skipped)
+    statuses = [r.status for r in reports]
+    if any(f.severity is Severity.CRITICAL for f in findings):
+        status = Status.FAILING
+    elif findings or not reports:
+        status = Status.DEGRADED if findings else Status.UNKNOWN
+    else:
+        status = min(statuses, key=_STATUS_ORDER.index)
+    return Report(
+        target=ingress.ref,
+        status=status,
+        findings=_rank(tuple(all_findings)),
+        healthy_evidence=tuple(healthy),
+        skipped=tuple(all_skipped),
+    )
+
+
+def _run(
+    snap: Snapshot,
+    subject: ServiceTarget | Obj,
+    ref: ObjectRef,
+    rules: Sequence[Rule],
+    scope: Scope,
+) -> tuple[tuple[Finding, ...], tuple[Skipped, ...]]:
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    for rule in rules:
+        if rule.scope is not scope:
+            continue
+        missing = [kind for kind in rule.inputs if not snap.has_kind(kind)]
+        if missing:
+            skipped.append(
+                Skipped(rule=rule.cause, reason=f"no {', '.join(missing)} objects in the input")
+            )
+            continue
+        try:
+            drafts = list(rule.check(snap, subject))  # type: ignore[arg-type]
+        except Exception as exc:  # a broken rule is reported, the run goes on
+            skipped.append(
+                Skipped(
+                    rule=rule.cause, reason=f"rule crashed on {ref}: {type(exc).__name__}: {exc}"
+                )
+            )
+            continue
+        findings.extend(_stamp(rule, draft) for draft in drafts)
+    return tuple(findings), tuple(skipped)
+
+
+def _stamp(rule: Rule, draft: Draft) -> Finding:
+    severity = rule.severity
+    if draft.severity is not None and draft.severity.weight < severity.weight:
+        severity = draft.severity
+    return Finding(
+        cause=rule.cause,
+        http_status=draft.http_status or rule.http_status,
+        severity=severity,
+        confidence=draft.confidence,
+        title=draft.title,
+        explanation=draft.explanation,
+        evidence=draft.evidence,
+        confirm=draft.confirm,
+        fix=draft.fix,
+        subject=draft.subject,
+    )
+
+
+def _rank(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Worst first; between equals, the cause that explains the others."""
+    return tuple(sorted(findings, key=lambda f: (-f.severity.weight, RANK[f.cause], -f.confidence)))
+
+
+def _healthy_evidence(target: ServiceTarget) -> tuple[Evidence, ...]:
+    """Positive evidence that traffic has somewhere to go: ready endpoints."""
+    endpoints = target.endpoints
+    if endpoints is None or not endpoints.ready or not endpoints.ports:
+        return ()
+    ports = ", ".join(str(p.port) for p in endpoints.ports)
+    source = endpoints.objects[0]
+    return (
+        Evidence(
+            object=source.ref,
+            field="endpoints",
+            observed=f"{len(endpoints.ready)} ready of {len(endpoints.endpoints)} on port {ports}",
+            source=source.source,
+        ),
+    )
+
+
+def _status(findings: Sequence[Finding], has_ready: bool, target: ServiceTarget) -> Status:
+    if any(f.severity is Severity.CRITICAL for f in findings):
+        return Status.FAILING
+    if target.endpoints is not None and not target.endpoints.ready and target.selector:
+        return Status.FAILING  # zero ready endpoints is a 503 whatever the rules explained
+    if any(f.severity is Severity.WARNING for f in findings):
+        return Status.DEGRADED
+    return Status.HEALTHY if has_ready else Status.UNKNOWN
+
+
+_STATUS_ORDER = [Status.FAILING, Status.DEGRADED, Status.UNKNOWN, Status.HEALTHY]
+
+
+def _report_order(report: Report) -> tuple[int, int, str]:
+    worst = report.findings[0].severity.weight if report.findings else -1
+    return (_STATUS_ORDER.index(report.status), -worst, str(report.target))
+
+
+def _not_found_message(snap: Snapshot, target: Target) -> str:
+    known = [o.name for o in snap.list(target.kind, target.namespace)]
+    where = f"namespace {target.namespace!r}" if target.namespace else "the input"
+    hint = ""
+    if known:
+        hint = f"; {target.kind}s there: {', '.join(sorted(known)[:8])}"
+    elif not snap.has_kind(target.kind):
+        hint = f"; the input holds no {target.kind} objects at all"
+    return f"{target.kind.lower()}/{target.name} not found in {where}{hint}"

@@ -1,0 +1,172 @@
+"""The diagnosis model: what rules produce and reports render.
+
+Everything here is immutable. The JSON shape of `Report` is the contract
+`why5xx/diagnosis/v1` from DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def weight(self) -> int:
+        """Larger is worse; used for ranking."""
+        return {"critical": 2, "warning": 1, "info": 0}[self.value]
+
+
+class Status(StrEnum):
+    FAILING = "failing"
+    DEGRADED = "degraded"
+    HEALTHY = "healthy"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectRef:
+    """A Kubernetes object by kind, namespace and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """One fact that supports a finding: an object's field, what it holds and
+    (where there is one) what it should hold."""
+
+    object: ObjectRef
+    field: str
+    observed: str
+    expected: str | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "object": str(self.object),
+            "field": self.field,
+            "observed": self.observed,
+        }
+        if self.expected is not None:
+            out["expected"] = self.expected
+        if self.source is not None:
+            out["source"] = self.source
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fix:
+    summary: str
+    patch: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"summary": self.summary}
+        if self.patch is not None:
+            out["patch"] = self.patch
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Draft:
+    """What a rule yields: a finding without the rule's identity.
+
+    The engine turns a draft into a `Finding` by stamping the rule's cause,
+    typical HTTP status and default severity, so a rule cannot mislabel
+    itself. A rule may lower (never raise) the severity, e.g. when only some
+    of the endpoints are affected.
+    """
+
+    title: str
+    explanation: str
+    evidence: tuple[Evidence, ...]
+    confirm: tuple[str, ...]
+    fix: Fix
+    subject: ObjectRef
+    confidence: float = 0.9
+    severity: Severity | None = None
+    http_status: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    cause: str
+    http_status: tuple[int, ...]
+    severity: Severity
+    confidence: float
+    title: str
+    explanation: str
+    evidence: tuple[Evidence, ...]
+    confirm: tuple[str, ...]
+    fix: Fix
+    subject: ObjectRef
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause,
+            "http_status": list(self.http_status),
+            "severity": self.severity.value,
+            "confidence": round(self.confidence, 2),
+            "title": self.title,
+            "explanation": self.explanation,
+            "evidence": [e.to_json() for e in self.evidence],
+            "confirm": list(self.confirm),
+            "fix": self.fix.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """A rule the engine did not run, and why (missing input, or a crash)."""
+
+    rule: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The diagnosis of one target."""
+
+    target: ObjectRef
+    status: Status
+    findings: tuple[Finding, ...]
+    healthy_evidence: tuple[Evidence, ...] = ()
+    skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+
+    @property
+    def verdict(self) -> str:
+        if self.findings and self.status is not Status.HEALTHY:
+            return self.findings[0].cause
+        return "healthy" if self.status is Status.HEALTHY else "unknown"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": "why5xx/diagnosis/v1",
+            "target": self.target.to_json(),
+            "status": self.status.value,
+            "verdict": self.verdict,
+            "findings": [f.to_json() for f in self.findings],
+        }
+        if self.healthy_evidence:
+            out["healthy_evidence"] = [e.to_json() for e in self.healthy_evidence]
+        if self.skipped:
+            out["skipped"] = [s.to_json() for s in self.skipped]
+        return out

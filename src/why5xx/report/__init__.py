@@ -1,0 +1,1 @@
+"""Renderers: pure functions from the model to text or JSON."""

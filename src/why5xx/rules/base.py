@@ -1,0 +1,72 @@
+"""What a rule is: a pure function plus the identity the engine stamps on
+what it finds.
+
+A rule's docstring is its documentation (`docs/rules/` is generated from it):
+a rule without one refuses to load.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from why5xx.causes import BY_ID
+from why5xx.model import Draft, Severity
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views import ServiceTarget
+
+
+class Scope(StrEnum):
+    SERVICE = "service"  # check(snapshot, ServiceTarget)
+    INGRESS = "ingress"  # check(snapshot, Ingress object)
+
+
+ServiceCheck = Callable[[Snapshot, ServiceTarget], Iterable[Draft]]
+IngressCheck = Callable[[Snapshot, Obj], Iterable[Draft]]
+Check = ServiceCheck | IngressCheck
+C = TypeVar("C", ServiceCheck, IngressCheck)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    cause: str
+    severity: Severity
+    scope: Scope
+    inputs: tuple[str, ...]  # kinds the rule reads; missing ones skip it
+    check: Check
+    doc: str
+
+    @property
+    def http_status(self) -> tuple[int, ...]:
+        return BY_ID[self.cause].http_status
+
+    @property
+    def summary(self) -> str:
+        """The first line of the docstring."""
+        return self.doc.splitlines()[0]
+
+
+def rule(
+    *,
+    cause: str,
+    inputs: tuple[str, ...],
+    severity: Severity = Severity.CRITICAL,
+    scope: Scope = Scope.SERVICE,
+) -> Callable[[C], Rule]:
+    """Declare a rule: `@rule(cause=..., inputs=("Service", "Pod"))` over a
+    generator function that yields `Draft`s."""
+    if cause not in BY_ID:
+        raise ValueError(f"unknown cause id {cause!r}: add it to why5xx.causes first")
+
+    def wrap(check: C) -> Rule:
+        doc = inspect.getdoc(check)
+        if not doc:
+            raise ValueError(f"rule {cause} ({check.__name__}) has no docstring")
+        return Rule(
+            cause=cause, severity=severity, scope=scope, inputs=inputs, check=check, doc=doc
+        )
+
+    return wrap

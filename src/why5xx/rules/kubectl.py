@@ -1,0 +1,93 @@
+"""The kubectl command lines findings offer to confirm and fix, built in one
+place so they are spelled the same everywhere (and always read-only for
+`confirm`; `patch` lines are for the user to run, never run by why5xx)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from why5xx.kube import selector_string
+from why5xx.snapshot import Obj
+
+# kubectl resource names for the kinds findings talk about.
+RESOURCE = {
+    "Service": "service",
+    "Deployment": "deployment",
+    "StatefulSet": "statefulset",
+    "DaemonSet": "daemonset",
+    "ReplicaSet": "replicaset",
+    "Pod": "pod",
+    "Ingress": "ingress",
+    "IngressClass": "ingressclass",
+    "HorizontalPodAutoscaler": "hpa",
+    "EndpointSlice": "endpointslice",
+    "Endpoints": "endpoints",
+}
+
+
+def _ns(namespace: str) -> str:
+    return f" -n {shlex.quote(namespace)}" if namespace else ""
+
+
+def resource(obj: Obj) -> str:
+    return f"{RESOURCE.get(obj.kind, obj.kind.lower())}/{obj.name}"
+
+
+def get_pods(namespace: str, selector: Mapping[str, str] | None = None, wide: bool = False) -> str:
+    label = f" -l {shlex.quote(selector_string(selector))}" if selector else ""
+    output = " -o wide" if wide else " --show-labels"
+    return f"kubectl get pods{_ns(namespace)}{label}{output}"
+
+
+def describe(obj: Obj) -> str:
+    return f"kubectl describe{_ns(obj.namespace)} {resource(obj)}"
+
+
+def get_yaml(obj: Obj, jsonpath: str | None = None) -> str:
+    if jsonpath:
+        return (
+            f"kubectl get{_ns(obj.namespace)} {resource(obj)} -o jsonpath={shlex.quote(jsonpath)}"
+        )
+    return f"kubectl get{_ns(obj.namespace)} {resource(obj)} -o yaml"
+
+
+def events(obj: Obj) -> str:
+    selector = f"involvedObject.kind={obj.kind},involvedObject.name={obj.name}"
+    return f"kubectl get events{_ns(obj.namespace)} --field-selector {selector}"
+
+
+def endpoint_slices(service: Obj) -> str:
+    return (
+        f"kubectl get endpointslices{_ns(service.namespace)}"
+        f" -l kubernetes.io/service-name={service.name} -o wide"
+    )
+
+
+def logs(pod: Obj, container: str | None = None, previous: bool = False) -> str:
+    flags = (f" -c {shlex.quote(container)}" if container else "") + (
+        " --previous" if previous else ""
+    )
+    return f"kubectl logs{_ns(pod.namespace)} {pod.name}{flags}"
+
+
+def merge_patch(obj: Obj, patch: Mapping[str, Any]) -> str:
+    body = orjson.dumps(patch).decode()
+    return f"kubectl patch{_ns(obj.namespace)} {resource(obj)} --type merge -p {shlex.quote(body)}"
+
+
+def json_patch(obj: Obj, operations: list[dict[str, Any]]) -> str:
+    body = orjson.dumps(operations).decode()
+    return f"kubectl patch{_ns(obj.namespace)} {resource(obj)} --type json -p {shlex.quote(body)}"
+
+
+def json_pointer(*parts: str) -> str:
+    """A JSON Pointer (RFC 6901): label keys with `/` become `~1`."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def scale(obj: Obj, replicas: int) -> str:
+    return f"kubectl scale{_ns(obj.namespace)} {resource(obj)} --replicas={replicas}"

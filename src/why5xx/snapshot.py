@@ -1,0 +1,369 @@
+"""An immutable, indexed view of the cluster that rules read.
+
+Sources (bundle, live) produce `Obj`s; `Snapshot.build` indexes them once so
+that every rule does lookups, not scans. Raw manifests are shared, not copied:
+rules must treat them as read-only (the scenario runner checks they do).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from why5xx.kube import labels_match, parse_time
+from why5xx.model import ObjectRef
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Kinds whose pods are selected by a Service and that own pods directly or through ReplicaSets.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Obj:
+    """One Kubernetes object as read, with the metadata rules use most."""
+
+    kind: str
+    api_version: str
+    namespace: str
+    name: str
+    uid: str
+    labels: Mapping[str, str]
+    raw: Mapping[str, Any]
+    source: str
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(kind=self.kind, namespace=self.namespace, name=self.name)
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self.raw.get("metadata") or _EMPTY
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return self.metadata.get("annotations") or _EMPTY
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.raw.get("spec") or _EMPTY
+
+    @property
+    def status(self) -> Mapping[str, Any]:
+        return self.raw.get("status") or _EMPTY
+
+    @staticmethod
+    def from_raw(raw: Mapping[str, Any], source: str) -> Obj:
+        metadata = raw.get("metadata") or {}
+        return Obj(
+            kind=str(raw.get("kind", "")),
+            api_version=str(raw.get("apiVersion", "")),
+            namespace=str(metadata.get("namespace") or ""),
+            name=str(metadata.get("name") or ""),
+            uid=str(metadata.get("uid") or ""),
+            labels=metadata.get("labels") or _EMPTY,
+            raw=raw,
+            source=source,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """A core/v1 or events.k8s.io/v1 Event, normalised to one shape."""
+
+    type: str
+    reason: str
+    message: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+    regarding: ObjectRef
+    field_path: str
+    component: str
+    source: str
+
+    @staticmethod
+    def from_obj(obj: Obj) -> Event:
+        raw = obj.raw
+        if "regarding" in raw or "note" in raw or obj.api_version.startswith("events.k8s.io"):
+            involved = raw.get("regarding") or {}
+            series = raw.get("series") or {}
+            count = series.get("count") or raw.get("deprecatedCount") or 1
+            first = raw.get("deprecatedFirstTimestamp") or raw.get("eventTime")
+            last = (
+                series.get("lastObservedTime")
+                or raw.get("deprecatedLastTimestamp")
+                or raw.get("eventTime")
+            )
+            message = raw.get("note") or ""
+            component = raw.get("reportingController") or (
+                (raw.get("deprecatedSource") or {}).get("component", "")
+            )
+        else:
+            involved = raw.get("involvedObject") or {}
+            series = raw.get("series") or {}
+            count = raw.get("count") or series.get("count") or 1
+            first = raw.get("firstTimestamp") or raw.get("eventTime")
+            last = (
+                series.get("lastObservedTime")
+                or raw.get("lastTimestamp")
+                or raw.get("eventTime")
+                or first
+            )
+            message = raw.get("message") or ""
+            component = (raw.get("source") or {}).get("component") or raw.get(
+                "reportingComponent", ""
+            )
+        return Event(
+            type=str(raw.get("type") or "Normal"),
+            reason=str(raw.get("reason") or ""),
+            message=str(message).strip(),
+            count=int(count),
+            first=parse_time(first),
+            last=parse_time(last) or parse_time(first),
+            regarding=ObjectRef(
+                kind=str(involved.get("kind") or ""),
+                namespace=str(involved.get("namespace") or obj.namespace),
+                name=str(involved.get("name") or ""),
+            ),
+            field_path=str(involved.get("fieldPath") or ""),
+            component=str(component or ""),
+            source=obj.source,
+        )
+
+
+def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
+    """The newest time any object mentions: "now" for an offline bundle.
+
+    RFC 3339 strings in UTC sort as text, so the scan compares strings and
+    parses one at the end.
+    """
+    newest = ""
+    for obj in objects:
+        raw = obj.raw
+        candidates = [obj.metadata.get("creationTimestamp") or ""]
+        if obj.kind == "Event":
+            candidates += [
+                raw.get("lastTimestamp") or "",
+                raw.get("eventTime") or "",
+                raw.get("deprecatedLastTimestamp") or "",
+                (raw.get("series") or {}).get("lastObservedTime") or "",
+            ]
+        elif obj.kind == "Pod":
+            status = obj.status
+            candidates += [
+                c.get("lastTransitionTime") or "" for c in status.get("conditions") or ()
+            ]
+            for cs in status.get("containerStatuses") or ():
+                for state in (cs.get("state") or {}, cs.get("lastState") or {}):
+                    for detail in state.values():
+                        if isinstance(detail, Mapping):
+                            candidates.append(detail.get("finishedAt") or "")
+                            candidates.append(detail.get("startedAt") or "")
+        for value in candidates:
+            if isinstance(value, str) and value > newest:
+                newest = value
+    return parse_time(newest)
+
+
+class Snapshot:
+    """Cluster state at one moment, indexed for the lookups rules make.
+
+    Build it with `Snapshot.build`; it exposes read-only lookups only.
+    """
+
+    __slots__ = (
+        "_by_key",
+        "_by_kind",
+        "_by_kind_ns",
+        "_by_uid",
+        "_children",
+        "_events",
+        "_pod_labels",
+        "_slices",
+        "kinds",
+        "now",
+    )
+
+    def __init__(
+        self,
+        *,
+        by_key: dict[tuple[str, str, str], Obj],
+        by_kind: dict[str, tuple[Obj, ...]],
+        by_kind_ns: dict[tuple[str, str], tuple[Obj, ...]],
+        by_uid: dict[str, Obj],
+        children: dict[str, tuple[Obj, ...]],
+        events: dict[tuple[str, str, str], tuple[Event, ...]],
+        pod_labels: dict[tuple[str, str], dict[str, frozenset[str]]],
+        slices: dict[tuple[str, str], tuple[Obj, ...]],
+        now: datetime,
+    ) -> None:
+        self._by_key = by_key
+        self._by_kind = by_kind
+        self._by_kind_ns = by_kind_ns
+        self._by_uid = by_uid
+        self._children = children
+        self._events = events
+        self._pod_labels = pod_labels
+        self._slices = slices
+        self.kinds: frozenset[str] = frozenset(by_kind)
+        self.now: datetime = now
+
+    @staticmethod
+    def build(objects: Iterable[Obj], *, now: datetime | None = None) -> Snapshot:
+        """Index `objects`. Later duplicates (same kind/namespace/name) win,
+        as when a directory holds two captures of one object."""
+        by_key: dict[tuple[str, str, str], Obj] = {}
+        for obj in objects:
+            if obj.kind and obj.name:
+                by_key[(obj.kind, obj.namespace, obj.name)] = obj
+        unique = list(by_key.values())
+
+        by_kind: defaultdict[str, list[Obj]] = defaultdict(list)
+        by_kind_ns: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
+        by_uid: dict[str, Obj] = {}
+        children: defaultdict[str, list[Obj]] = defaultdict(list)
+        pod_labels: defaultdict[tuple[str, str], defaultdict[str, set[str]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        slices: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
+        events: defaultdict[tuple[str, str, str], list[Event]] = defaultdict(list)
+
+        for obj in unique:
+            by_kind[obj.kind].append(obj)
+            by_kind_ns[(obj.kind, obj.namespace)].append(obj)
+            if obj.uid:
+                by_uid[obj.uid] = obj
+            for owner in obj.metadata.get("ownerReferences") or ():
+                for key in _owner_keys(owner, obj.namespace):
+                    children[key].append(obj)
+            if obj.kind == "Pod":
+                for key, value in obj.labels.items():
+                    pod_labels[(obj.namespace, key)][value].add(obj.name)
+            elif obj.kind == "EndpointSlice":
+                service = obj.labels.get(SERVICE_NAME_LABEL)
+                if service:
+                    slices[(obj.namespace, service)].append(obj)
+            elif obj.kind == "Event":
+                event = Event.from_obj(obj)
+                ref = event.regarding
+                events[(ref.kind, ref.namespace, ref.name)].append(event)
+
+        for bucket in events.values():
+            bucket.sort(key=lambda e: e.last or datetime.min.replace(tzinfo=UTC))
+
+        return Snapshot(
+            by_key=by_key,
+            by_kind={k: tuple(v) for k, v in by_kind.items()},
+            by_kind_ns={k: tuple(v) for k, v in by_kind_ns.items()},
+            by_uid=by_uid,
+            children={k: tuple(v) for k, v in children.items()},
+            events={k: tuple(v) for k, v in events.items()},
+            pod_labels={
+                k: {value: frozenset(names) for value, names in values.items()}
+                for k, values in pod_labels.items()
+            },
+            slices={k: tuple(v) for k, v in slices.items()},
+            now=now or _newest_timestamp(unique) or datetime.now(UTC),
+        )
+
+    # --- plain lookups -------------------------------------------------
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self._by_key.get((kind, namespace, name))
+
+    def list(self, kind: str, namespace: str | None = None) -> tuple[Obj, ...]:
+        """Objects of `kind`, in one namespace or (None) in all."""
+        if namespace is None:
+            return self._by_kind.get(kind, ())
+        return self._by_kind_ns.get((kind, namespace), ())
+
+    def has_kind(self, kind: str) -> bool:
+        """Whether the snapshot holds any object of `kind` at all: a rule that
+        needs a kind the source never delivered is skipped, not passed."""
+        return kind in self.kinds
+
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted({ns for (_, ns) in self._by_kind_ns if ns}))
+
+    # --- relations -----------------------------------------------------
+
+    def pods_matching(self, namespace: str, selector: Mapping[str, str]) -> tuple[Obj, ...]:
+        """Pods selected by an equality selector, via the label index."""
+        if not selector:
+            return ()
+        names: frozenset[str] | None = None
+        for key, value in selector.items():
+            matched = self._pod_labels.get((namespace, key), {}).get(value, frozenset())
+            names = matched if names is None else names & matched
+            if not names:
+                return ()
+        return tuple(
+            pod
+            for name in sorted(names or ())
+            if (pod := self._by_key.get(("Pod", namespace, name))) is not None
+        )
+
+    def pod_label_values(self, namespace: str, key: str) -> dict[str, frozenset[str]]:
+        """For one label key, each value seen on pods of the namespace and the
+        pods carrying it (near-miss search)."""
+        return dict(self._pod_labels.get((namespace, key), {}))
+
+    def pod_label_keys(self, namespace: str) -> frozenset[str]:
+        return frozenset(k for (ns, k) in self._pod_labels if ns == namespace)
+
+    def owner(self, obj: Obj) -> Obj | None:
+        """The controlling owner (ownerReferences with controller: true, else
+        the first owner), resolved by uid, then by kind and name."""
+        owners = obj.metadata.get("ownerReferences") or ()
+        chosen = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
+        if not chosen:
+            return None
+        uid = chosen.get("uid")
+        if uid and uid in self._by_uid:
+            return self._by_uid[uid]
+        return self.get(str(chosen.get("kind", "")), obj.namespace, str(chosen.get("name", "")))
+
+    def owned(self, owner: Obj, kind: str) -> tuple[Obj, ...]:
+        """Objects of `kind` whose ownerReferences name `owner`."""
+        found: dict[tuple[str, str], Obj] = {}
+        for key in (owner.uid, f"{owner.kind}/{owner.namespace}/{owner.name}"):
+            for child in self._children.get(key, ()):
+                if child.kind == kind:
+                    found[(child.namespace, child.name)] = child
+        return tuple(found.values())
+
+    def workload_of(self, pod: Obj) -> Obj | None:
+        """The top workload that manages a pod: Deployment (through its
+        ReplicaSet), StatefulSet, DaemonSet, or a bare ReplicaSet."""
+        owner = self.owner(pod)
+        if owner is not None and owner.kind == "ReplicaSet":
+            return self.owner(owner) or owner
+        return owner
+
+    def endpoint_slices(self, namespace: str, service: str) -> tuple[Obj, ...]:
+        return self._slices.get((namespace, service), ())
+
+    def events_for(self, kind: str, namespace: str, name: str) -> tuple[Event, ...]:
+        """Events about one object, oldest first."""
+        return self._events.get((kind, namespace, name), ())
+
+    def services_selecting(self, pod: Obj) -> tuple[Obj, ...]:
+        return tuple(
+            svc
+            for svc in self.list("Service", pod.namespace)
+            if (selector := svc.spec.get("selector")) and labels_match(selector, pod.labels)
+        )
+
+
+def _owner_keys(owner: Mapping[str, Any], namespace: str) -> tuple[str, ...]:
+    """Children are indexed under the owner's uid and under kind/namespace/name,
+    so hand-written manifests without uids resolve too."""
+    by_name = f"{owner.get('kind', '')}/{namespace}/{owner.get('name', '')}"
+    uid = owner.get("uid")
+    return (str(uid), by_name) if uid else (by_name,)

@@ -1,0 +1,218 @@
+"""Offline bundles: what users already have from `kubectl get -o yaml|json`.
+
+Reads files, directories (recursively, as `kubectl cluster-info dump
+--output-directory` lays them out) and standard input; YAML (multi-document)
+and JSON (one value or several concatenated); single objects and `List` /
+`*List` kinds. A broken document becomes one `LoadError` naming the file and
+document index, and the rest is still used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import ryaml
+
+from why5xx.snapshot import Obj
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+STDIN = "-"
+
+# A YAML document separator at the start of a line ("---" alone or followed by a space).
+_DOCUMENT_SPLIT = re.compile(rb"^---[ \t]*(?:#[^\n]*)?\r?$\n?", re.MULTILINE)
+_DROPPED_SECRET_FIELDS = ("data", "stringData")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadError:
+    """One input that could not be used, as one line for the user."""
+
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bundle:
+    objects: tuple[Obj, ...]
+    errors: tuple[LoadError, ...]
+    files: tuple[str, ...]
+
+
+def load_bundle(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Bundle:
+    """Read every path (file, directory, or `-` for standard input)."""
+    objects: list[Obj] = []
+    errors: list[LoadError] = []
+    files: list[str] = []
+    for path in paths:
+        if path == STDIN:
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            files.append("<stdin>")
+            _load_bytes(stream.read(), "<stdin>", None, objects, errors)
+            continue
+        for file, error in _expand(Path(path)):
+            if error:
+                errors.append(LoadError(source=str(file), message=error))
+                continue
+            files.append(str(file))
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                errors.append(LoadError(source=str(file), message=exc.strerror or str(exc)))
+                continue
+            _load_bytes(data, str(file), file.suffix.lower(), objects, errors)
+    return Bundle(objects=tuple(objects), errors=tuple(errors), files=tuple(files))
+
+
+def _expand(path: Path) -> Iterator[tuple[Path, str | None]]:
+    """The files to read under `path`, or an error for a path that is not there.
+
+    In a directory only YAML and JSON files are read: a cluster-info dump
+    also holds container logs (`logs.txt`), which are not manifests.
+    """
+    if path.is_dir():
+        found = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in YAML_SUFFIXES + JSON_SUFFIXES
+        )
+        if not found:
+            yield path, "no .yaml, .yml or .json files in this directory"
+        for file in found:
+            yield file, None
+    elif path.exists():
+        yield path, None
+    else:
+        yield path, "no such file or directory"
+
+
+def _load_bytes(
+    data: bytes, source: str, suffix: str | None, objects: list[Obj], errors: list[LoadError]
+) -> None:
+    if not data.strip():
+        errors.append(LoadError(source=source, message="empty file"))
+        return
+    is_json = suffix in JSON_SUFFIXES if suffix in JSON_SUFFIXES + YAML_SUFFIXES else None
+    if is_json is None:  # stdin or an unknown suffix: sniff
+        is_json = data.lstrip()[:1] in (b"{", b"[")
+    documents = _json_documents(data) if is_json else _yaml_documents(data)
+    for index, document in documents:
+        where = f"{source}: document {index}" if index > 1 or not is_json else source
+        if isinstance(document, Exception):
+            errors.append(LoadError(source=where, message=_one_line(document)))
+            continue
+        if document is None:  # an empty YAML document (e.g. a trailing ---)
+            continue
+        _add_document(document, source, where, objects, errors)
+
+
+def _yaml_documents(data: bytes) -> Iterator[tuple[int, Any]]:
+    """Each YAML document parsed on its own, so one broken document does
+    not cost the others."""
+    chunks = list(_DOCUMENT_SPLIT.split(data))
+    if chunks and not chunks[0].strip():
+        chunks = chunks[1:]  # the file started with ---
+    for index, chunk in enumerate(chunks, start=1):
+        if not chunk.strip():
+            continue
+        try:
+            yield index, ryaml.loads(chunk.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            yield index, exc
+
+
+def _json_documents(data: bytes) -> Iterator[tuple[int, Any]]:
+    """One JSON value, or several concatenated (as `kubectl cluster-info dump`
+    writes to standard output)."""
+    try:
+        yield 1, orjson.loads(data)
+        return
+    except orjson.JSONDecodeError as exc:
+        first_error: Exception = exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield 1, exc
+        return
+    decoder = json.JSONDecoder()
+    position, index = 0, 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            return
+        index += 1
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            yield index, exc if index > 1 else first_error
+            return
+        yield index, value
+
+
+def _add_document(
+    document: Any, source: str, where: str, objects: list[Obj], errors: list[LoadError]
+) -> None:
+    if not isinstance(document, Mapping):
+        errors.append(
+            LoadError(
+                source=where, message=f"not a Kubernetes object (a {type(document).__name__})"
+            )
+        )
+        return
+    kind = document.get("kind")
+    items = document.get("items")
+    if isinstance(items, list) and (not kind or str(kind).endswith("List")):
+        # Typed lists (PodList) written by client-go leave kind off their items.
+        item_kind = str(kind)[: -len("List")] if kind and kind != "List" else ""
+        for position, item in enumerate(items):
+            item_where = f"{where}: items[{position}]"
+            if not isinstance(item, Mapping):
+                errors.append(LoadError(source=item_where, message="not a Kubernetes object"))
+                continue
+            if item_kind and not item.get("kind"):
+                typed = {"kind": item_kind, "apiVersion": document.get("apiVersion", ""), **item}
+                _add_object(typed, source, item_where, objects, errors)
+            else:
+                _add_object(item, source, item_where, objects, errors)
+        return
+    _add_object(document, source, where, objects, errors)
+
+
+def _add_object(
+    raw: Mapping[str, Any], source: str, where: str, objects: list[Obj], errors: list[LoadError]
+) -> None:
+    metadata = raw.get("metadata")
+    if not raw.get("kind") or not isinstance(metadata, Mapping) or not metadata.get("name"):
+        errors.append(LoadError(source=where, message="object without kind or metadata.name"))
+        return
+    if "managedFields" in metadata or (raw.get("kind") == "Secret"):
+        raw = _clean(raw)
+    objects.append(Obj.from_raw(raw, f"bundle:{source}"))
+
+
+def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop what no rule reads and nobody should see: managedFields, and a
+    Secret's data (why5xx never prints a Secret's values)."""
+    cleaned = dict(raw)
+    metadata = dict(cleaned.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    cleaned["metadata"] = metadata
+    if cleaned.get("kind") == "Secret":
+        for key in _DROPPED_SECRET_FIELDS:
+            cleaned.pop(key, None)
+    return cleaned
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# Test helpers (the scenario format) are imported by name from tests/.
+sys.path.insert(0, str(Path(__file__).parent))
