@@ -117,9 +117,10 @@ def _run(
             continue
         missing = [kind for kind in rule.inputs if not snap.has_kind(kind)]
         if missing:
-            skipped.append(
-                Skipped(rule=rule.cause, reason=f"no {', '.join(missing)} objects in the input")
-            )
+            reasons = [
+                snap.unavailable.get(kind, f"no {kind} objects in the input") for kind in missing
+            ]
+            skipped.append(Skipped(rule=rule.cause, reason="; ".join(reasons)))
             continue
         try:
             drafts = list(rule.check(snap, subject))  # type: ignore[arg-type]

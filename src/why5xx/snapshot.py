@@ -188,6 +188,7 @@ class Snapshot:
         "_slices",
         "kinds",
         "now",
+        "unavailable",
     )
 
     def __init__(
@@ -202,6 +203,8 @@ class Snapshot:
         pod_labels: dict[tuple[str, str], dict[str, frozenset[str]]],
         slices: dict[tuple[str, str], tuple[Obj, ...]],
         now: datetime,
+        kinds: frozenset[str],
+        unavailable: Mapping[str, str],
     ) -> None:
         self._by_key = by_key
         self._by_kind = by_kind
@@ -211,13 +214,26 @@ class Snapshot:
         self._events = events
         self._pod_labels = pod_labels
         self._slices = slices
-        self.kinds: frozenset[str] = frozenset(by_kind)
-        self.now: datetime = now
+        self.kinds = kinds
+        self.now = now
+        self.unavailable = unavailable
 
     @staticmethod
-    def build(objects: Iterable[Obj], *, now: datetime | None = None) -> Snapshot:
+    def build(
+        objects: Iterable[Obj],
+        *,
+        now: datetime | None = None,
+        listed: Iterable[str] = (),
+        unavailable: Mapping[str, str] | None = None,
+    ) -> Snapshot:
         """Index `objects`. Later duplicates (same kind/namespace/name) win,
-        as when a directory holds two captures of one object."""
+        as when a directory holds two captures of one object.
+
+        `listed` names kinds the source fetched even where it found none (a
+        live list that came back empty), so rules needing them still run;
+        `unavailable` maps kinds the source could not read to why (e.g.
+        "cannot list networkpolicies in shop: forbidden"), for skip messages.
+        """
         by_key: dict[tuple[str, str, str], Obj] = {}
         for obj in objects:
             if obj.kind and obj.name:
@@ -270,6 +286,8 @@ class Snapshot:
             },
             slices={k: tuple(v) for k, v in slices.items()},
             now=now or _newest_timestamp(unique) or datetime.now(UTC),
+            kinds=frozenset(by_kind) | frozenset(listed),
+            unavailable=MappingProxyType(dict(unavailable or {})),
         )
 
     # --- plain lookups -------------------------------------------------
