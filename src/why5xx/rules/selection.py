@@ -51,9 +51,21 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
-def _key_tail(key: str) -> str:
-    """`app.kubernetes.io/name` -> `name`, `App` -> `app`."""
-    return re.split(r"[./]", key)[-1].lower()
+# Label keys that mean the same thing: Helm charts and the recommended labels
+# (app.kubernetes.io/*) replace the older short keys, a common source of misses.
+_KEY_ALIASES = (
+    frozenset({"app", "name", "k8s-app", "app.kubernetes.io/name"}),
+    frozenset({"version", "app.kubernetes.io/version"}),
+    frozenset({"component", "app.kubernetes.io/component"}),
+    frozenset({"instance", "release", "app.kubernetes.io/instance"}),
+    frozenset({"part-of", "app.kubernetes.io/part-of"}),
+)
+
+
+def _similar_key(a: str, b: str) -> bool:
+    """`App` ~ `app`, `example.com/tier` ~ `tier`, `app` ~ `app.kubernetes.io/name`."""
+    tail_a, tail_b = re.split(r"[./]", a)[-1].lower(), re.split(r"[./]", b)[-1].lower()
+    return tail_a == tail_b or any(a in group and b in group for group in _KEY_ALIASES)
 
 
 def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> list[NearMiss]:
@@ -83,7 +95,7 @@ def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> 
             if lacking:
                 misses.append(_near_miss(snap, namespace, key, wanted, None, None, lacking))
         for other_key in snap.pod_label_keys(namespace):
-            if other_key == key or _key_tail(other_key) != _key_tail(key):
+            if other_key == key or not _similar_key(other_key, key):
                 continue
             pods = snap.pod_label_values(namespace, other_key).get(wanted, frozenset())
             if candidates is not None:
@@ -145,16 +157,17 @@ def _service_patch(service: Obj, miss: NearMiss) -> str:
 
 
 def _workload_fix(workload: Obj, miss: NearMiss) -> str:
-    """Relabel the pod template instead; not possible in place when the key is
-    part of the workload's own selector, which is immutable."""
+    """Relabel the pod template instead. Adding a label is always possible;
+    changing the value of a key the workload itself selects by is not, as
+    its spec.selector is immutable."""
     own_selector = (workload.spec.get("selector") or {}).get("matchLabels") or {}
-    if miss.key in own_selector or (miss.found_key and miss.found_key in own_selector):
+    if miss.found is not None and miss.key in own_selector:
         return (
-            f"# {kubectl.resource(workload)} selects its own pods by {miss.found_key or miss.key} "
+            f"# {kubectl.resource(workload)} selects its own pods by {miss.key} "
             "and spec.selector is immutable: patch the Service"
         )
     patch = {"spec": {"template": {"metadata": {"labels": {miss.key: miss.wanted}}}}}
-    return f"# or relabel the pods of {kubectl.resource(workload)} instead:\n" + (
+    return f"# or label the pods of {kubectl.resource(workload)} instead:\n" + (
         kubectl.merge_patch(workload, patch)
     )
 

@@ -9,6 +9,7 @@ document index, and the rest is still used.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -23,6 +24,8 @@ import ryaml
 from why5xx.snapshot import Obj
 
 YAML_SUFFIXES = (".yaml", ".yml")
+GZIP_SUFFIX = ".gz"
+_GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".json",)
 STDIN = "-"
 
@@ -77,15 +80,11 @@ def load_bundle(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Bundl
 def _expand(path: Path) -> Iterator[tuple[Path, str | None]]:
     """The files to read under `path`, or an error for a path that is not there.
 
-    In a directory only YAML and JSON files are read: a cluster-info dump
-    also holds container logs (`logs.txt`), which are not manifests.
+    In a directory only YAML and JSON files (optionally gzipped) are read: a
+    cluster-info dump also holds container logs (`logs.txt`), not manifests.
     """
     if path.is_dir():
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in YAML_SUFFIXES + JSON_SUFFIXES
-        )
+        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_manifest_name(p.name))
         if not found:
             yield path, "no .yaml, .yml or .json files in this directory"
         for file in found:
@@ -96,9 +95,22 @@ def _expand(path: Path) -> Iterator[tuple[Path, str | None]]:
         yield path, "no such file or directory"
 
 
+def _is_manifest_name(name: str) -> bool:
+    lowered = name.lower().removesuffix(GZIP_SUFFIX)
+    return lowered.endswith(YAML_SUFFIXES + JSON_SUFFIXES)
+
+
 def _load_bytes(
     data: bytes, source: str, suffix: str | None, objects: list[Obj], errors: list[LoadError]
 ) -> None:
+    if data[:2] == _GZIP_MAGIC:  # `kubectl get ... | gzip > dump.yaml.gz`
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            errors.append(LoadError(source=source, message=f"broken gzip data: {_one_line(exc)}"))
+            return
+        if suffix == ".gz":
+            suffix = Path(source).with_suffix("").suffix.lower() or None
     if not data.strip():
         errors.append(LoadError(source=source, message="empty file"))
         return
