@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages the tests start for real (nginx, haproxy, ...), installed when missing.
-DEBIAN_PACKAGES :=
+DEBIAN_PACKAGES := nginx haproxy goaccess
 
 .PHONY: demo test test-deps lint bench docs clean
 
@@ -17,13 +17,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Diagnose every example: the target and namespace come from its expected.yaml (which the
+# tests check too), the bundle is every other file. Exit 1 ("a cause was found") is what
+# the demo is for; exit 2 (unusable input) stops it.
 demo: $(STAMP)
-	@for d in examples/*/; do \
-		name=$$(basename $$d); \
-		echo "=== examples/$$name: $$(cat $$d/COMMAND)"; \
-		$(BIN)/why5xx $$(cat $$d/COMMAND | sed 's/^why5xx //') --bundle $$d --no-color; \
+	@for d in examples/*; do \
+		target=$$(awk '$$1 == "target:" {print $$2}' $$d/expected.yaml); \
+		namespace=$$(awk '$$1 == "namespace:" {print $$2}' $$d/expected.yaml); \
+		bundle=$$(find $$d -maxdepth 1 -type f ! -name expected.yaml | sort | xargs); \
+		echo "$$ why5xx diagnose $$target -n $$namespace --bundle $$bundle"; \
+		$(BIN)/why5xx diagnose $$target -n $$namespace --bundle $$bundle --no-color; \
+		code=$$?; [ $$code -le 1 ] || exit $$code; \
 		echo; \
-	done; true
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,6 +51,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/logs_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

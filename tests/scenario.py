@@ -58,5 +58,7 @@ def load_scenario(path: Path) -> Scenario:
     )
 
 
-def all_scenarios(root: Path) -> list[Scenario]:
-    return [load_scenario(p.parent) for p in sorted(root.glob(f"*/*/{EXPECTED}"))]
+def all_scenarios(root: Path, pattern: str = f"*/*/{EXPECTED}") -> list[Scenario]:
+    """Every scenario under `root`: `<cause>/<case>/` by default (tests/scenarios),
+    `f"*/{EXPECTED}"` for one level (examples/)."""
+    return [load_scenario(p.parent) for p in sorted(root.glob(pattern))]

@@ -102,7 +102,6 @@ def test_broken_document_is_reported_and_the_rest_used(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["diagnose", "checkout", "-n", "shop"], "no input: pass --bundle"),
         (["diagnose", "-n", "shop", "--bundle", "x"], "name one target"),
         (
             ["diagnose", "nope", "-n", "shop", "--bundle", str(MISMATCH)],

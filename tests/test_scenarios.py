@@ -1,4 +1,5 @@
-"""One runner for every scenario under tests/scenarios/<cause>/<case>/."""
+"""One runner for every scenario under tests/scenarios/<cause>/<case>/, and for
+the examples/ of the README and `make demo`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from scenario import Scenario, all_scenarios
+from scenario import EXPECTED, Scenario, all_scenarios
 from why5xx.causes import CAUSES
 from why5xx.engine import Target, diagnose
 from why5xx.model import Severity
@@ -17,11 +18,15 @@ from why5xx.sources.bundle import load_bundle
 
 ROOT = Path(__file__).parent / "scenarios"
 SCENARIOS = all_scenarios(ROOT)
+# Checked like scenarios, but not counted towards a cause's scenarios.
+EXAMPLES = all_scenarios(Path(__file__).parent.parent / "examples", f"*/{EXPECTED}")
 MIN_PER_CAUSE = 2
 MIN_HEALTHY = 6
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+@pytest.mark.parametrize(
+    "scenario", SCENARIOS + EXAMPLES, ids=[s.name for s in SCENARIOS + EXAMPLES]
+)
 def test_scenario(scenario: Scenario) -> None:
     bundle = load_bundle(scenario.bundle)
     assert not bundle.errors, [str(e) for e in bundle.errors]

@@ -84,6 +84,40 @@ CAUSES: tuple[Cause, ...] = (
         http_status=(502, 503),
         signal="every endpoint is terminating (drain, rollout, eviction)",
     ),
+    # Endpoints exist, but the answers are bad: hard failures first (they
+    # explain the timeouts and resets the later causes describe), then what
+    # fails only during deploys, under load, or after idle gaps.
+    Cause(
+        id="network-policy-block",
+        http_status=(502, 504),
+        signal="a NetworkPolicy admits no traffic from the proxy's pods to the backend port",
+    ),
+    Cause(
+        id="backend-protocol-mismatch",
+        http_status=(502,),
+        signal="HTTPS/gRPC/HTTP2 backend spoken to as plain HTTP/1, or the reverse",
+    ),
+    Cause(
+        id="rollout-no-prestop",
+        http_status=(502, 503),
+        signal="5xx around rollouts: no preStop drain, grace period not longer than the sleep, "
+        "or a strategy that leaves no ready pod",
+    ),
+    Cause(
+        id="connection-pool-exhausted",
+        http_status=(502, 503),
+        signal="proxy connection/pending limits or the autoscaler's ceiling hit under load",
+    ),
+    Cause(
+        id="upstream-timeout",
+        http_status=(504,),
+        signal="the proxy's read timeout is shorter than the backend is allowed to take",
+    ),
+    Cause(
+        id="keepalive-race",
+        http_status=(502,),
+        signal="the upstream closes idle keep-alive connections before the proxy does",
+    ),
 )
 
 BY_ID: dict[str, Cause] = {cause.id: cause for cause in CAUSES}

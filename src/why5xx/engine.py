@@ -88,12 +88,11 @@ def _diagnose_ingress(snap: Snapshot, ingress: Obj, rules: Sequence[Rule]) -> Re
         healthy.extend(report.healthy_evidence)
         all_skipped.extend(s for s in report.skipped if s not in all_skipped)
     statuses = [r.status for r in reports]
-    if any(f.severity is Severity.CRITICAL for f in findings):
-        status = Status.FAILING
-    elif findings or not reports:
-        status = Status.DEGRADED if findings else Status.UNKNOWN
+    own = _status_of(findings)
+    if own is Status.FAILING or not reports:
+        status = own or Status.UNKNOWN
     else:
-        status = min(statuses, key=_STATUS_ORDER.index)
+        status = min([*statuses, own or Status.HEALTHY], key=_STATUS_ORDER.index)
     return Report(
         target=ingress.ref,
         status=status,
@@ -155,7 +154,18 @@ def _stamp(rule: Rule, draft: Draft) -> Finding:
 
 def _rank(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Worst first; between equals, the cause that explains the others."""
-    return tuple(sorted(findings, key=lambda f: (-f.severity.weight, RANK[f.cause], -f.confidence)))
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (
+                -f.severity.weight,
+                RANK[f.cause],
+                -f.confidence,
+                str(f.subject),
+                f.title,
+            ),
+        )
+    )
 
 
 def _healthy_evidence(target: ServiceTarget) -> tuple[Evidence, ...]:
@@ -175,13 +185,24 @@ def _healthy_evidence(target: ServiceTarget) -> tuple[Evidence, ...]:
     )
 
 
-def _status(findings: Sequence[Finding], has_ready: bool, target: ServiceTarget) -> Status:
+def _status_of(findings: Sequence[Finding]) -> Status | None:
+    """What the findings alone say: failing on a critical one, degraded on a
+    warning, nothing on info-only findings."""
     if any(f.severity is Severity.CRITICAL for f in findings):
         return Status.FAILING
-    if target.endpoints is not None and not target.endpoints.ready and target.selector:
-        return Status.FAILING  # zero ready endpoints is a 503 whatever the rules explained
     if any(f.severity is Severity.WARNING for f in findings):
         return Status.DEGRADED
+    return None
+
+
+def _status(findings: Sequence[Finding], has_ready: bool, target: ServiceTarget) -> Status:
+    own = _status_of(findings)
+    if own is Status.FAILING:
+        return own
+    if target.endpoints is not None and not target.endpoints.ready and target.selector:
+        return Status.FAILING  # zero ready endpoints is a 503 whatever the rules explained
+    if own is not None:
+        return own
     return Status.HEALTHY if has_ready else Status.UNKNOWN
 
 

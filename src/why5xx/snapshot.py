@@ -7,8 +7,10 @@ rules must treat them as read-only (the scenario runner checks they do).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -22,6 +24,31 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+# After a pause in which at least this many objects were allocated (a big
+# bundle), they are frozen rather than walked again by the collector.
+FREEZE_OVER = 200_000
+
+
+@contextlib.contextmanager
+def gc_paused(*, freeze_over: int | None = FREEZE_OVER) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a bundle is decoded and
+    indexed: manifests and indexes hold no reference cycles, and each
+    collection the allocations trigger would walk all of them again (twice the
+    time of a 10,000-pod diagnosis). When the pause allocated more than
+    `freeze_over` objects, they are moved to the permanent generation
+    (`gc.freeze`): long-lived by nature, they stay out of later collections
+    (the rules' allocations would otherwise trigger full ones), and reference
+    counting still frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if freeze_over is not None and gc.get_count()[0] > freeze_over:
+                gc.freeze()
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +117,7 @@ class Event:
     @staticmethod
     def from_obj(obj: Obj) -> Event:
         raw = obj.raw
-        if "regarding" in raw or "note" in raw or obj.api_version.startswith("events.k8s.io"):
+        if _is_events_v1(obj):
             involved = raw.get("regarding") or {}
             series = raw.get("series") or {}
             count = series.get("count") or raw.get("deprecatedCount") or 1
@@ -126,15 +153,34 @@ class Event:
             count=int(count),
             first=parse_time(first),
             last=parse_time(last) or parse_time(first),
-            regarding=ObjectRef(
-                kind=str(involved.get("kind") or ""),
-                namespace=str(involved.get("namespace") or obj.namespace),
-                name=str(involved.get("name") or ""),
-            ),
+            regarding=_ref(_regarding_key(involved, obj.namespace)),
             field_path=str(involved.get("fieldPath") or ""),
             component=str(component or ""),
             source=obj.source,
         )
+
+
+def _is_events_v1(obj: Obj) -> bool:
+    raw = obj.raw
+    return "regarding" in raw or "note" in raw or obj.api_version.startswith("events.k8s.io")
+
+
+def _regarding_key(involved: Mapping[str, Any], namespace: str) -> tuple[str, str, str]:
+    """(kind, namespace, name) of the object an event is about."""
+    return (
+        str(involved.get("kind") or ""),
+        str(involved.get("namespace") or namespace),
+        str(involved.get("name") or ""),
+    )
+
+
+def _ref(key: tuple[str, str, str]) -> ObjectRef:
+    return ObjectRef(kind=key[0], namespace=key[1], name=key[2])
+
+
+def _event_key(obj: Obj) -> tuple[str, str, str]:
+    involved = obj.raw.get("regarding" if _is_events_v1(obj) else "involvedObject") or {}
+    return _regarding_key(involved, obj.namespace)
 
 
 def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
@@ -146,29 +192,45 @@ def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
     newest = ""
     for obj in objects:
         raw = obj.raw
-        candidates = [obj.metadata.get("creationTimestamp") or ""]
-        if obj.kind == "Event":
-            candidates += [
-                raw.get("lastTimestamp") or "",
-                raw.get("eventTime") or "",
-                raw.get("deprecatedLastTimestamp") or "",
-                (raw.get("series") or {}).get("lastObservedTime") or "",
-            ]
-        elif obj.kind == "Pod":
-            status = obj.status
-            candidates += [
-                c.get("lastTransitionTime") or "" for c in status.get("conditions") or ()
-            ]
+        value = (raw.get("metadata") or _NOTHING).get("creationTimestamp")
+        if isinstance(value, str) and value > newest:
+            newest = value
+        kind = obj.kind
+        if kind == "Event":
+            for value in (
+                raw.get("lastTimestamp"),
+                raw.get("eventTime"),
+                raw.get("deprecatedLastTimestamp"),
+                (raw.get("series") or _NOTHING).get("lastObservedTime"),
+            ):
+                if isinstance(value, str) and value > newest:
+                    newest = value
+        elif kind == "Pod":
+            status = raw.get("status") or _NOTHING
+            for condition in status.get("conditions") or ():
+                value = condition.get("lastTransitionTime")
+                if isinstance(value, str) and value > newest:
+                    newest = value
             for cs in status.get("containerStatuses") or ():
-                for state in (cs.get("state") or {}, cs.get("lastState") or {}):
+                for state in (cs.get("state") or _NOTHING, cs.get("lastState") or _NOTHING):
                     for detail in state.values():
                         if isinstance(detail, Mapping):
-                            candidates.append(detail.get("finishedAt") or "")
-                            candidates.append(detail.get("startedAt") or "")
-        for value in candidates:
-            if isinstance(value, str) and value > newest:
-                newest = value
+                            for value in (detail.get("finishedAt"), detail.get("startedAt")):
+                                if isinstance(value, str) and value > newest:
+                                    newest = value
     return parse_time(newest)
+
+
+def _event_order(event: Event) -> datetime:
+    return event.last or _OLDEST
+
+
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _events_of(objects: Iterable[Obj]) -> tuple[Event, ...]:
+    """Events about one object, normalised, oldest first."""
+    return tuple(sorted((Event.from_obj(obj) for obj in objects), key=_event_order))
 
 
 class Snapshot:
@@ -183,7 +245,9 @@ class Snapshot:
         "_by_kind_ns",
         "_by_uid",
         "_children",
+        "_event_objects",
         "_events",
+        "_ips",
         "_pod_labels",
         "_slices",
         "kinds",
@@ -199,7 +263,7 @@ class Snapshot:
         by_kind_ns: dict[tuple[str, str], tuple[Obj, ...]],
         by_uid: dict[str, Obj],
         children: dict[str, tuple[Obj, ...]],
-        events: dict[tuple[str, str, str], tuple[Event, ...]],
+        event_objects: dict[tuple[str, str, str], list[Obj]],
         pod_labels: dict[tuple[str, str], dict[str, frozenset[str]]],
         slices: dict[tuple[str, str], tuple[Obj, ...]],
         now: datetime,
@@ -211,7 +275,12 @@ class Snapshot:
         self._by_kind_ns = by_kind_ns
         self._by_uid = by_uid
         self._children = children
-        self._events = events
+        # Event objects by the object they are about; normalised to `Event`s
+        # on the first `events_for` of that object (most are never asked for).
+        self._event_objects = event_objects
+        self._events: dict[tuple[str, str, str], tuple[Event, ...]] = {}
+        # Pods and EndpointSlices by IP, indexed on the first `with_ip` (logs only).
+        self._ips: dict[str, tuple[Obj, ...]] | None = None
         self._pod_labels = pod_labels
         self._slices = slices
         self.kinds = kinds
@@ -233,7 +302,22 @@ class Snapshot:
         live list that came back empty), so rules needing them still run;
         `unavailable` maps kinds the source could not read to why (e.g.
         "cannot list networkpolicies in shop: forbidden"), for skip messages.
+
+        One pass over the objects, with the collector paused (`gc_paused`);
+        events are grouped by the object they are about here and normalised
+        when a rule first asks for them.
         """
+        with gc_paused():
+            return Snapshot._build(objects, now=now, listed=listed, unavailable=unavailable or {})
+
+    @staticmethod
+    def _build(
+        objects: Iterable[Obj],
+        *,
+        now: datetime | None,
+        listed: Iterable[str],
+        unavailable: Mapping[str, str],
+    ) -> Snapshot:
         by_key: dict[tuple[str, str, str], Obj] = {}
         for obj in objects:
             if obj.kind and obj.name:
@@ -248,30 +332,26 @@ class Snapshot:
             lambda: defaultdict(set)
         )
         slices: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
-        events: defaultdict[tuple[str, str, str], list[Event]] = defaultdict(list)
+        events: defaultdict[tuple[str, str, str], list[Obj]] = defaultdict(list)
 
         for obj in unique:
-            by_kind[obj.kind].append(obj)
-            by_kind_ns[(obj.kind, obj.namespace)].append(obj)
+            kind, namespace = obj.kind, obj.namespace
+            by_kind[kind].append(obj)
+            by_kind_ns[(kind, namespace)].append(obj)
             if obj.uid:
                 by_uid[obj.uid] = obj
-            for owner in obj.metadata.get("ownerReferences") or ():
-                for key in _owner_keys(owner, obj.namespace):
+            for owner in (obj.raw.get("metadata") or _NOTHING).get("ownerReferences") or ():
+                for key in _owner_keys(owner, namespace):
                     children[key].append(obj)
-            if obj.kind == "Pod":
+            if kind == "Pod":
                 for key, value in obj.labels.items():
-                    pod_labels[(obj.namespace, key)][value].add(obj.name)
-            elif obj.kind == "EndpointSlice":
+                    pod_labels[(namespace, key)][value].add(obj.name)
+            elif kind == "EndpointSlice":
                 service = obj.labels.get(SERVICE_NAME_LABEL)
                 if service:
-                    slices[(obj.namespace, service)].append(obj)
-            elif obj.kind == "Event":
-                event = Event.from_obj(obj)
-                ref = event.regarding
-                events[(ref.kind, ref.namespace, ref.name)].append(event)
-
-        for bucket in events.values():
-            bucket.sort(key=lambda e: e.last or datetime.min.replace(tzinfo=UTC))
+                    slices[(namespace, service)].append(obj)
+            elif kind == "Event":
+                events[_event_key(obj)].append(obj)
 
         return Snapshot(
             by_key=by_key,
@@ -279,7 +359,7 @@ class Snapshot:
             by_kind_ns={k: tuple(v) for k, v in by_kind_ns.items()},
             by_uid=by_uid,
             children={k: tuple(v) for k, v in children.items()},
-            events={k: tuple(v) for k, v in events.items()},
+            event_objects=dict(events),
             pod_labels={
                 k: {value: frozenset(names) for value, names in values.items()}
                 for k, values in pod_labels.items()
@@ -287,7 +367,7 @@ class Snapshot:
             slices={k: tuple(v) for k, v in slices.items()},
             now=now or _newest_timestamp(unique) or datetime.now(UTC),
             kinds=frozenset(by_kind) | frozenset(listed),
-            unavailable=MappingProxyType(dict(unavailable or {})),
+            unavailable=MappingProxyType(dict(unavailable)),
         )
 
     # --- plain lookups -------------------------------------------------
@@ -364,12 +444,25 @@ class Snapshot:
             return self.owner(owner) or owner
         return owner
 
+    def with_ip(self, ip: str) -> tuple[Obj, ...]:
+        """Pods whose `status.podIP`/`podIPs` is `ip`, then EndpointSlices
+        listing it as an endpoint address (which still name pods that are
+        terminating or gone)."""
+        if self._ips is None:
+            self._ips = _ip_index(self.list("Pod"), self.list("EndpointSlice"))
+        return self._ips.get(ip, ())
+
     def endpoint_slices(self, namespace: str, service: str) -> tuple[Obj, ...]:
         return self._slices.get((namespace, service), ())
 
     def events_for(self, kind: str, namespace: str, name: str) -> tuple[Event, ...]:
         """Events about one object, oldest first."""
-        return self._events.get((kind, namespace, name), ())
+        key = (kind, namespace, name)
+        found = self._events.get(key)
+        if found is None:
+            found = _events_of(self._event_objects.get(key, ()))
+            self._events[key] = found
+        return found
 
     def services_selecting(self, pod: Obj) -> tuple[Obj, ...]:
         return tuple(
@@ -377,6 +470,20 @@ class Snapshot:
             for svc in self.list("Service", pod.namespace)
             if (selector := svc.spec.get("selector")) and labels_match(selector, pod.labels)
         )
+
+
+def _ip_index(pods: Iterable[Obj], slices: Iterable[Obj]) -> dict[str, tuple[Obj, ...]]:
+    found: defaultdict[str, dict[int, Obj]] = defaultdict(dict)
+    for pod in pods:
+        status = pod.status
+        for ip in [status.get("podIP"), *(p.get("ip") for p in status.get("podIPs") or ())]:
+            if ip:
+                found[str(ip)][id(pod)] = pod
+    for eps in slices:
+        for endpoint in eps.raw.get("endpoints") or ():
+            for ip in endpoint.get("addresses") or ():
+                found[str(ip)][id(eps)] = eps
+    return {ip: tuple(objs.values()) for ip, objs in found.items()}
 
 
 def _owner_keys(owner: Mapping[str, Any], namespace: str) -> tuple[str, ...]:

@@ -7,13 +7,14 @@ in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from why5xx.kube import parse_time
-from why5xx.snapshot import Obj, Snapshot
+from why5xx.kube import labels_match, parse_time
+from why5xx.snapshot import WORKLOAD_KINDS, Event, Obj, Snapshot
 
 
 def condition(obj: Obj, kind: str) -> Mapping[str, Any] | None:
@@ -105,6 +106,40 @@ def container_spec(pod: Obj, name: str) -> Mapping[str, Any] | None:
             if container.get("name") == name:
                 return container  # type: ignore[no-any-return]
     return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerPort:
+    """One `ports[]` entry of a container."""
+
+    container: str
+    name: str  # "" when unnamed
+    number: int
+    protocol: str
+
+    def __str__(self) -> str:
+        named = f"{self.name}=" if self.name else ""
+        return f"{named}{self.number}/{self.protocol}"
+
+
+def container_ports(pod_spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
+    """The ports a pod spec declares, as the endpoint controller reads them to
+    resolve a named targetPort: app containers, then sidecars (init containers
+    with `restartPolicy: Always`)."""
+    sidecars = [
+        c for c in pod_spec.get("initContainers") or () if c.get("restartPolicy") == "Always"
+    ]
+    return tuple(
+        ContainerPort(
+            container=str(container.get("name", "")),
+            name=str(port.get("name") or ""),
+            number=int(port["containerPort"]),
+            protocol=str(port.get("protocol") or "TCP"),
+        )
+        for container in (*containers(pod_spec), *sidecars)
+        for port in container.get("ports") or ()
+        if port.get("containerPort") is not None
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +279,21 @@ class ServiceTarget:
         )
 
 
+def selected_workloads(snap: Snapshot, target: ServiceTarget) -> tuple[Obj, ...]:
+    """Workloads whose pod template the Service's selector matches, whether
+    they run pods or not (a ReplicaSet owned by a Deployment counts as its
+    Deployment)."""
+    if not target.selector:
+        return ()
+    return tuple(
+        workload
+        for kind in WORKLOAD_KINDS
+        for workload in snap.list(kind, target.namespace)
+        if labels_match(target.selector, pod_template_labels(workload))
+        and not (kind == "ReplicaSet" and snap.owner(workload) is not None)
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IngressBackend:
     """One backend an Ingress routes to, with where in the spec it is named."""
@@ -296,3 +346,105 @@ def ingress_backends(ingress: Obj) -> tuple[IngressBackend, ...]:
             )
         )
     return tuple(out)
+
+
+def ready_backends(target: ServiceTarget) -> int:
+    """What the proxies see: ready endpoints, or ready pods when the input
+    holds no EndpointSlice or Endpoints for the Service."""
+    if target.endpoints is not None:
+        return len(target.endpoints.ready)
+    return sum(1 for pod in target.live_pods if pod_ready(pod))
+
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+def revision(replica_set: Obj) -> int | None:
+    """The Deployment revision a ReplicaSet stamps out."""
+    value = str(replica_set.annotations.get(REVISION_ANNOTATION) or "")
+    return int(value) if value.isdigit() else None
+
+
+def template_container(workload: Obj, name: str) -> Mapping[str, Any] | None:
+    """A container of a workload's pod template, by name."""
+    return next((c for c in containers(pod_template_spec(workload)) if c.get("name") == name), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revisions:
+    """The ReplicaSet a pod belongs to and the one of its Deployment's
+    revision before it."""
+
+    deployment: Obj
+    current: Obj
+    previous: Obj
+    current_revision: int
+    previous_revision: int
+
+
+def revisions(snap: Snapshot, pod: Obj) -> Revisions | None:
+    """The pod's revision and the previous one, when the pod's Deployment and
+    both ReplicaSets are in the input."""
+    current = snap.owner(pod)
+    if current is None or current.kind != "ReplicaSet":
+        return None
+    deployment = snap.owner(current)
+    number = revision(current)
+    if deployment is None or deployment.kind != "Deployment" or number is None:
+        return None
+    older = [
+        (older_number, other)
+        for other in snap.owned(deployment, "ReplicaSet")
+        if (older_number := revision(other)) is not None and older_number < number
+    ]
+    if not older:
+        return None
+    previous_number, previous = max(older, key=lambda pair: pair[0])
+    return Revisions(
+        deployment=deployment,
+        current=current,
+        previous=previous,
+        current_revision=number,
+        previous_revision=previous_number,
+    )
+
+
+# kubelet, reason Killing: "Container api failed liveness probe, will be restarted".
+_PROBE_KILL = re.compile(r"^Container (\S+) failed (liveness|startup) probe")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeKill:
+    """The kubelet restarting a container because its liveness or startup
+    probe failed."""
+
+    container: str
+    probe: str  # liveness | startup
+    event: Event
+
+
+def probe_kills(snap: Snapshot, pod: Obj) -> tuple[ProbeKill, ...]:
+    """The pod's probe kills, oldest first."""
+    return tuple(
+        ProbeKill(container=found[1], probe=found[2], event=event)
+        for event in snap.events_for("Pod", pod.namespace, pod.name)
+        if event.reason == "Killing" and (found := _PROBE_KILL.match(event.message))
+    )
+
+
+# The kubelet writes a pod's first Ready=False within seconds of its startTime.
+_FIRST_STATUS = timedelta(seconds=10)
+
+
+def never_ready(pod: Obj) -> bool:
+    """Whether the pod has not been ready since the kubelet first reported it:
+    its Ready condition last changed at its start (a later transition means it
+    was ready at some point). True when the times are missing."""
+    ready = condition(pod, "Ready")
+    if ready is not None and ready.get("status") == "True":
+        return False
+    changed = parse_time((ready or {}).get("lastTransitionTime"))
+    started = parse_time(pod.status.get("startTime"))
+    if changed is None or started is None:
+        return True
+    return changed - started <= _FIRST_STATUS

@@ -7,10 +7,39 @@ Adding a cause: one module under `rules/`, its line here, scenarios under
 from __future__ import annotations
 
 from why5xx.rules.base import Rule
+from why5xx.rules.endpoints import endpoints_terminating
+from why5xx.rules.ingress import ingress_backend_missing, ingress_class_missing
+from why5xx.rules.networkpolicy import network_policy_block
+from why5xx.rules.pods import crash_loop, image_pull, oom_killed, pods_pending
+from why5xx.rules.ports import target_port_mismatch
+from why5xx.rules.probes import readiness_probe_failing, slow_startup
+from why5xx.rules.proxy import (
+    backend_protocol_mismatch,
+    connection_pool_exhausted,
+    keepalive_race,
+    upstream_timeout,
+)
+from why5xx.rules.rollout import rollout_no_prestop
 from why5xx.rules.selection import no_matching_workload, scaled_to_zero, selector_mismatch
 
 RULES: tuple[Rule, ...] = (
+    ingress_class_missing,
+    ingress_backend_missing,
     selector_mismatch,
     no_matching_workload,
     scaled_to_zero,
+    pods_pending,
+    image_pull,
+    oom_killed,
+    slow_startup,
+    crash_loop,
+    target_port_mismatch,
+    readiness_probe_failing,
+    endpoints_terminating,
+    network_policy_block,
+    backend_protocol_mismatch,
+    rollout_no_prestop,
+    connection_pool_exhausted,
+    upstream_timeout,
+    keepalive_race,
 )

@@ -91,3 +91,35 @@ def json_pointer(*parts: str) -> str:
 
 def scale(obj: Obj, replicas: int) -> str:
     return f"kubectl scale{_ns(obj.namespace)} {resource(obj)} --replicas={replicas}"
+
+
+def set_resources(
+    obj: Obj,
+    container: str,
+    *,
+    limits: Mapping[str, str] | None = None,
+    requests: Mapping[str, str] | None = None,
+) -> str:
+    """`kubectl set resources` for one container of a workload's pod template."""
+    flags = "".join(
+        f" --{flag}={','.join(f'{k}={v}' for k, v in values.items())}"
+        for flag, values in (("limits", limits), ("requests", requests))
+        if values
+    )
+    return (
+        f"kubectl set resources{_ns(obj.namespace)} {resource(obj)}"
+        f" -c {shlex.quote(container)}{flags}"
+    )
+
+
+def rollout_undo(obj: Obj, revision: int) -> str:
+    return f"kubectl rollout undo{_ns(obj.namespace)} {resource(obj)} --to-revision={revision}"
+
+
+def top_pod(pod: Obj) -> str:
+    return f"kubectl top pod{_ns(pod.namespace)} {pod.name} --containers"
+
+
+def rollout_history(obj: Obj, revision: int | None = None) -> str:
+    flag = f" --revision={revision}" if revision is not None else ""
+    return f"kubectl rollout history{_ns(obj.namespace)} {resource(obj)}{flag}"

@@ -9,12 +9,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from why5xx.kube import labels_match, selector_string
+from why5xx.kube import selector_string
 from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
-from why5xx.views import ServiceTarget, pod_template_labels
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views import ServiceTarget, selected_workloads
 
 # Labels the platform adds to every pod; a near miss on them means nothing.
 _GENERATED_LABELS = frozenset(
@@ -251,17 +251,6 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     )
 
 
-def _matching_workloads(snap: Snapshot, target: ServiceTarget) -> list[Obj]:
-    """Workloads whose pod template the selector matches (pods or not)."""
-    return [
-        workload
-        for kind in WORKLOAD_KINDS
-        for workload in snap.list(kind, target.namespace)
-        if labels_match(target.selector, pod_template_labels(workload))
-        and not (kind == "ReplicaSet" and snap.owner(workload) is not None)
-    ]
-
-
 @rule(cause="no-matching-workload", inputs=("Service", "Pod"))
 def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The Service's selector matches no pod and no workload, and nothing comes close.
@@ -281,7 +270,7 @@ def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
         return
     if near_misses(snap, target.namespace, target.selector):
         return
-    if _matching_workloads(snap, target):
+    if selected_workloads(snap, target):
         return  # a workload exists: scaled-to-zero or pods-pending tell why it has no pods
     service = target.service
     present = {key: sorted(snap.pod_label_values(target.namespace, key)) for key in target.selector}
@@ -369,7 +358,7 @@ def scaled_to_zero(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """
     if not target.selector or target.live_pods:
         return
-    for workload in _matching_workloads(snap, target):
+    for workload in selected_workloads(snap, target):
         if workload.kind not in ("Deployment", "StatefulSet"):
             continue
         if workload.spec.get("replicas", 1) != 0:

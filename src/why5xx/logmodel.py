@@ -1,0 +1,171 @@
+"""The log summary model: what `why5xx logs` found, immutable.
+
+Its JSON shape is the contract `why5xx/logs/v1` of DESIGN.md (`files`,
+`total_5xx`, `by_status`, `causes`); `services`, `timeline` and `insights`
+are additions a reader of v1 may ignore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+UNCLASSIFIED = "unclassified"
+
+
+def iso(time: datetime) -> str:
+    """`2026-11-20T08:50:12Z`: whole seconds in UTC, as the API server writes times."""
+    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodInfo:
+    """The pod behind an upstream address, as the snapshot knows it."""
+
+    namespace: str
+    name: str
+    state: str  # running | not-ready | terminating | gone
+    replicaset: str | None
+    revision: str | None  # the ReplicaSet's deployment.kubernetes.io/revision
+    current: bool | None  # whether that ReplicaSet is its Deployment's newest
+    gone_since: datetime | None  # when it began terminating or was scaled away
+    restarts: int
+    last_reason: str  # the reason its container last terminated (OOMKilled, Error, ...)
+    port_declared: bool | None  # whether a container declares the upstream's port
+    source: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSummary:
+    path: str
+    format: str  # a format name, or "unknown"
+    lines: int
+    unparsed: int
+    error: str | None = None  # why reading stopped early, if it did
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "format": self.format,
+            "lines": self.lines,
+            "unparsed": self.unparsed,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCount:
+    address: str
+    count: int
+    pod: PodInfo | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"address": self.address, "count": self.count}
+        if self.pod is not None:
+            out["pod"] = self.pod.ref
+            out["pod_state"] = self.pod.state
+            if self.pod.revision is not None:
+                out["revision"] = self.pod.revision
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CauseSummary:
+    """The 5xx lines that point to one cause."""
+
+    cause: str
+    count: int
+    share: float  # of all 5xx lines
+    signal: str  # the most frequent signal
+    signals: tuple[tuple[str, int], ...]  # every signal, most frequent first
+    by_status: tuple[tuple[int, int], ...]
+    upstreams: tuple[UpstreamCount, ...]  # most 5xx first
+    first: datetime
+    last: datetime
+    example: str  # one raw log line
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause,
+            "count": self.count,
+            "share": round(self.share, 2),
+            "signal": self.signal,
+            "signals": [{"signal": text, "count": count} for text, count in self.signals],
+            "by_status": {str(status): count for status, count in self.by_status},
+            "upstreams": [u.to_json() for u in self.upstreams],
+            "first": iso(self.first),
+            "last": iso(self.last),
+            "example": self.example,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEvent:
+    """A cluster event placed on the log timeline."""
+
+    time: datetime
+    bucket: int
+    object: str  # Deployment/shop/checkout
+    reason: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": iso(self.time),
+            "bucket": self.bucket,
+            "object": self.object,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeline:
+    """5xx per service in equal time buckets, and the events among them."""
+
+    start: datetime
+    bucket_seconds: int
+    services: tuple[tuple[str, tuple[int, ...]], ...]  # service -> 5xx per bucket
+    events: tuple[TimelineEvent, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": iso(self.start),
+            "bucket_seconds": self.bucket_seconds,
+            "services": {name: list(counts) for name, counts in self.services},
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogSummary:
+    files: tuple[FileSummary, ...]
+    total_5xx: int
+    by_status: tuple[tuple[int, int], ...]
+    causes: tuple[CauseSummary, ...]  # most lines first
+    services: tuple[tuple[str, int], ...]  # the proxy's backend names, most 5xx first
+    timeline: Timeline | None
+    insights: tuple[str, ...] = ()  # sentences that join logs and cluster state
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "why5xx/logs/v1",
+            "files": [f.to_json() for f in self.files],
+            "total_5xx": self.total_5xx,
+            "by_status": {str(status): count for status, count in self.by_status},
+            "causes": [c.to_json() for c in self.causes],
+            "services": dict(self.services),
+            "timeline": self.timeline.to_json() if self.timeline is not None else None,
+            "insights": list(self.insights),
+        }

@@ -1,0 +1,493 @@
+"""Causes at the Ingress itself, before any backend pod is involved: a backend
+Service or port that does not exist, and a class no controller serves."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from why5xx.model import Draft, Evidence, Fix, Severity
+from why5xx.rules import kubectl
+from why5xx.rules.base import Scope, rule
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views import IngressBackend, ingress_backends
+
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+INGRESS_NGINX = "k8s.io/ingress-nginx"
+
+
+def _nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a person most likely meant by `name` (a typo, a rename,
+    a suffix added or dropped), or None when nothing is close."""
+    best: tuple[float, str] | None = None
+    for candidate in candidates:
+        ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
+        if name in candidate or candidate in name:
+            ratio = max(ratio, 0.7)
+        if ratio >= 0.6 and (best is None or ratio > best[0]):
+            best = (ratio, candidate)
+    return best[1] if best else None
+
+
+def _requested_class(ingress: Obj) -> tuple[str | None, str]:
+    """The class an Ingress asks for and the field that asks: the
+    `spec.ingressClassName`, else the deprecated annotation."""
+    name = ingress.spec.get("ingressClassName")
+    if name:
+        return str(name), "spec.ingressClassName"
+    annotation = ingress.annotations.get(CLASS_ANNOTATION)
+    if annotation:
+        return str(annotation), f"metadata.annotations.{CLASS_ANNOTATION}"
+    return None, "spec.ingressClassName"
+
+
+def _is_default(ingress_class: Obj) -> bool:
+    return ingress_class.annotations.get(DEFAULT_CLASS_ANNOTATION) == "true"
+
+
+def _controller(snap: Snapshot, ingress: Obj) -> str | None:
+    """The controller (IngressClass `spec.controller`) that serves the Ingress,
+    when the snapshot tells."""
+    name, _ = _requested_class(ingress)
+    classes = snap.list("IngressClass")
+    chosen = (
+        snap.get("IngressClass", "", name)
+        if name
+        else next((c for c in classes if _is_default(c)), None)
+    )
+    return str(chosen.spec.get("controller")) if chosen is not None else None
+
+
+def _addresses(ingress: Obj) -> list[str]:
+    """What a controller published in `status.loadBalancer.ingress`: proof that
+    one admitted the Ingress."""
+    entries = (ingress.status.get("loadBalancer") or {}).get("ingress") or ()
+    return [
+        str(e.get("ip") or e.get("hostname")) for e in entries if e.get("ip") or e.get("hostname")
+    ]
+
+
+def _pointer(field: str, *rest: str) -> str:
+    """`spec.rules[0].http.paths[1].backend` -> `/spec/rules/0/http/paths/1/backend`."""
+    parts = [p for p in re.split(r"[.\[\]]+", field) if p]
+    return kubectl.json_pointer(*parts, *rest)
+
+
+def _legacy(ingress: Obj) -> bool:
+    """extensions/v1beta1 and networking.k8s.io/v1beta1 name backends with
+    `serviceName`/`servicePort`."""
+    return ingress.api_version.endswith("v1beta1")
+
+
+def _where(backend: IngressBackend) -> str:
+    return f"{backend.host}{backend.path}"
+
+
+def _port_text(backend: IngressBackend) -> str:
+    return backend.port_name if backend.port_name is not None else str(backend.port_number)
+
+
+def _has_port(service: Obj, backend: IngressBackend) -> bool:
+    """Whether the Service has the port the backend names (by `name` or by
+    `port`, never by targetPort)."""
+    if backend.port_name is None and backend.port_number is None:
+        return True  # nothing named: nothing to check
+    return any(
+        (backend.port_name is not None and port.get("name") == backend.port_name)
+        or (backend.port_number is not None and port.get("port") == backend.port_number)
+        for port in service.spec.get("ports") or ()
+    )
+
+
+def _nginx_accepts(service: Obj, backend: IngressBackend) -> bool:
+    """ingress-nginx also matches a backend port against each Service port's
+    targetPort (number or name); other controllers do not."""
+    wanted = _port_text(backend)
+    return any(str(p.get("targetPort")) == wanted for p in service.spec.get("ports") or ())
+
+
+def _ports_text(service: Obj) -> str:
+    return ", ".join(
+        f"{p.get('name') + '=' if p.get('name') else ''}{p.get('port')}"
+        f"->{p.get('targetPort', p.get('port'))}"
+        for p in service.spec.get("ports") or ()
+    )
+
+
+def _port_suggestion(service: Obj, backend: IngressBackend) -> Mapping[str, Any] | None:
+    """The Service port the backend most likely means: the only one; the one
+    whose targetPort the backend named; the one with the most similar name."""
+    ports = list(service.spec.get("ports") or ())
+    if len(ports) == 1:
+        return ports[0]  # type: ignore[no-any-return]
+    wanted = _port_text(backend)
+    for port in ports:
+        if str(port.get("targetPort")) == wanted:
+            return port  # type: ignore[no-any-return]
+    names = {str(p.get("name")): p for p in ports if p.get("name")}
+    match = _nearest(wanted, names)
+    return names[match] if match else None
+
+
+def _backend_patch(ingress: Obj, backends: list[IngressBackend], value: Any, port: bool) -> str:
+    """Replace the Service name (or port) of each backend, with the field
+    names of the Ingress's API version."""
+    operations = []
+    for backend in backends:
+        if _legacy(ingress):
+            path = _pointer(backend.field, "servicePort" if port else "serviceName")
+            operations.append({"op": "replace", "path": path, "value": value})
+        else:
+            path = _pointer(backend.field, "service", "port" if port else "name")
+            new = {"name": value} if isinstance(value, str) else {"number": value}
+            operations.append({"op": "replace", "path": path, "value": new if port else value})
+    return kubectl.json_patch(ingress, operations)
+
+
+def _name_field(ingress: Obj, backend: IngressBackend) -> str:
+    return f"{backend.field}.{'serviceName' if _legacy(ingress) else 'service.name'}"
+
+
+def _port_field(ingress: Obj, backend: IngressBackend) -> str:
+    if _legacy(ingress):
+        return f"{backend.field}.servicePort"
+    kind = "name" if backend.port_name is not None else "number"
+    return f"{backend.field}.service.port.{kind}"
+
+
+def _missing_service(
+    snap: Snapshot,
+    ingress: Obj,
+    name: str,
+    backends: list[IngressBackend],
+    severity: Severity | None,
+) -> Draft:
+    namespace = ingress.namespace
+    existing = [s.name for s in snap.list("Service", namespace)]
+    guess = _nearest(name, existing)
+    elsewhere = [
+        ns for ns in snap.namespaces() if ns != namespace and snap.get("Service", ns, name)
+    ]
+    evidence = [
+        Evidence(
+            object=ingress.ref,
+            field=_name_field(ingress, b),
+            observed=name,
+            expected=guess or f"a Service in namespace {namespace}",
+            source=ingress.source,
+        )
+        for b in backends
+    ]
+    explanation = (
+        f"An Ingress backend must be a Service in the Ingress's own namespace ({namespace}); "
+        f"there is no Service {name}, so the controller has no endpoints for "
+        f"{', '.join(_where(b) for b in backends)} and answers 503 (ingress-nginx logs: "
+        f'Error obtaining Endpoints for Service "{namespace}/{name}").'
+    )
+    if guess:
+        explanation += f" Service {guess} exists with a similar name (renamed?)."
+    if elsewhere:
+        explanation += (
+            f" A Service {name} exists in namespace {', '.join(elsewhere[:3])}, which an Ingress "
+            "cannot reach: move the Ingress, or add an ExternalName Service here."
+        )
+    return Draft(
+        subject=ingress.ref,
+        title=(
+            f"Ingress {ingress.name} routes {_where(backends[0])} to Service {name}, which does "
+            f"not exist in namespace {namespace}" + (f" (did you mean {guess}?)" if guess else "")
+        ),
+        explanation=explanation,
+        evidence=tuple(evidence),
+        confirm=(
+            kubectl.describe(ingress),
+            f"kubectl get services -n {namespace}",
+        ),
+        fix=Fix(
+            summary=(
+                f"Point the backend at Service {guess}."
+                if guess
+                else f"Create Service {name} in {namespace}, or point the backend at the Service "
+                "that fronts these pods."
+            ),
+            patch=_backend_patch(ingress, backends, guess, port=False) if guess else None,
+        ),
+        confidence=0.95 if guess else 0.9,
+        severity=severity,
+    )
+
+
+def _missing_port(
+    ingress: Obj,
+    service: Obj,
+    backends: list[IngressBackend],
+    controller: str | None,
+    severity: Severity | None,
+) -> Draft:
+    backend = backends[0]
+    wanted = _port_text(backend)
+    by = "name" if backend.port_name is not None else "number"
+    suggestion = _port_suggestion(service, backend)
+    value: Any = None
+    if suggestion is not None:
+        value = (
+            suggestion.get("name")
+            if by == "name" and suggestion.get("name")
+            else suggestion.get("port")
+        )
+    nginx_note = ""
+    if _nginx_accepts(service, backend):
+        served_by = f" ({controller})" if controller else ""
+        nginx_note = (
+            f" {wanted} is a targetPort of the Service: ingress-nginx accepts that, other "
+            f"controllers{served_by} do not."
+        )
+    evidence = [
+        *(
+            Evidence(
+                object=ingress.ref,
+                field=_port_field(ingress, b),
+                observed=wanted,
+                expected=str(value) if value is not None else f"a port of Service {service.name}",
+                source=ingress.source,
+            )
+            for b in backends
+        ),
+        Evidence(
+            object=service.ref,
+            field="spec.ports",
+            observed=_ports_text(service) or "no ports",
+            expected=f"a port with {by} {wanted}",
+            source=service.source,
+        ),
+    ]
+    return Draft(
+        subject=ingress.ref,
+        title=(
+            f"Ingress {ingress.name} routes {_where(backend)} to port {wanted} of Service "
+            f"{service.name}, which has no port with that {by}"
+        ),
+        explanation=(
+            f"An Ingress backend names a port of the Service (its `port` or its `name`, not the "
+            f"container's port); Service {service.name} has none with {by} {wanted}, so the "
+            f"controller finds no endpoints for {', '.join(_where(b) for b in backends)} and "
+            f"answers 503.{nginx_note}"
+        ),
+        evidence=tuple(evidence),
+        confirm=(kubectl.describe(ingress), kubectl.get_yaml(service, "{.spec.ports}")),
+        fix=Fix(
+            summary=(
+                f"Point the backend at port {value} of Service {service.name}."
+                if value is not None
+                else f"Name one of the ports of Service {service.name} ({_ports_text(service)})."
+            ),
+            patch=_backend_patch(ingress, backends, value, port=True)
+            if value is not None
+            else None,
+        ),
+        confidence=(0.9 if controller else 0.75) if nginx_note else 0.95,
+        severity=severity,
+    )
+
+
+@rule(
+    cause="ingress-backend-missing",
+    inputs=("Ingress", "Service"),
+    scope=Scope.INGRESS,
+)
+def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
+    """An Ingress backend names a Service, or a Service port, that does not exist.
+
+    **What it finds**: each backend of an Ingress (`defaultBackend` and every
+    rule path) whose `service.name` is not a Service in the Ingress's
+    namespace (suggesting the most similar existing name, and saying when a
+    Service of that name lives in another namespace), or whose
+    `service.port.number` / `service.port.name` is not a `port` / `name` of
+    that Service (often the container's port written where the Service's
+    port belongs). Existing backend Services are diagnosed on their own.
+
+    **Why it is a 5xx**: the controller has no endpoints for that path:
+    ingress-nginx answers 503 (and logs `Error obtaining Endpoints for
+    Service`); other controllers answer 503 or drop the route. ingress-nginx
+    alone also matches a port against the Service's targetPort, so that case
+    is not reported when the Ingress's class is ingress-nginx.
+
+    **Fix**: point the backend at the existing Service and at one of its
+    ports (the patch edits the exact path), or create the missing Service.
+    """
+    backends = ingress_backends(ingress)
+    controller = _controller(snap, ingress)
+    missing_services: dict[str, list[IngressBackend]] = {}
+    missing_ports: dict[tuple[str, str], list[IngressBackend]] = {}
+    for backend in backends:
+        service = snap.get("Service", ingress.namespace, backend.service)
+        if service is None:
+            missing_services.setdefault(backend.service, []).append(backend)
+        elif (
+            service.spec.get("type") != "ExternalName"
+            and not _has_port(service, backend)
+            and not (controller == INGRESS_NGINX and _nginx_accepts(service, backend))
+        ):
+            missing_ports.setdefault((backend.service, _port_text(backend)), []).append(backend)
+    broken = sum(map(len, missing_services.values())) + sum(map(len, missing_ports.values()))
+    severity = Severity.WARNING if broken < len(backends) else None
+    for name, group in missing_services.items():
+        yield _missing_service(snap, ingress, name, group, severity)
+    for (name, _), group in missing_ports.items():
+        service = snap.get("Service", ingress.namespace, name)
+        if service is not None:
+            yield _missing_port(ingress, service, group, controller, severity)
+
+
+def _classes_text(classes: Iterable[Obj]) -> str:
+    return ", ".join(
+        f"{c.name} ({c.spec.get('controller')}{', default' if _is_default(c) else ''})"
+        for c in classes
+    )
+
+
+def _class_problem(
+    ingress: Obj, name: str | None, annotation: bool, defaults: list[Obj], addresses: list[str]
+) -> tuple[str, str]:
+    """The title and the reason no controller serves the Ingress."""
+    if name is None and defaults:
+        return (
+            f"Ingress {ingress.name} names no IngressClass and was not given the default "
+            f"{defaults[0].name}",
+            f"The default class {defaults[0].name} is assigned only when an Ingress is created, "
+            "and ingress-nginx ignores Ingresses without a class unless started with "
+            "--watch-ingress-without-class.",
+        )
+    if name is None:
+        return (
+            f"Ingress {ingress.name} names no IngressClass and no IngressClass is marked default",
+            "Without a class or a default class, controllers ignore it (ingress-nginx does unless "
+            "started with --watch-ingress-without-class).",
+        )
+    reason = f"No IngressClass {name} exists, so no controller claims the Ingress"
+    if annotation:
+        reason += f" (unless one runs with --ingress-class={name})."
+    elif addresses:
+        reason += (
+            f"; the address in its status ({', '.join(addresses)}) was published before "
+            "the class changed, or by a controller that ignores classes."
+        )
+    else:
+        reason += "."
+    return f"Ingress {ingress.name} asks for IngressClass {name}, which does not exist", reason
+
+
+def _class_fix(name: str | None, choice: str | None) -> str:
+    if choice is None:
+        return (
+            "Install an ingress controller with its IngressClass, then name that class in "
+            "spec.ingressClassName."
+        )
+    if name is None:
+        return (
+            f"Set spec.ingressClassName to {choice}; marking a class default only helps "
+            "Ingresses created afterwards."
+        )
+    return (
+        f"Set spec.ingressClassName to {choice}, or create IngressClass {name} for the "
+        "controller that should serve this Ingress."
+    )
+
+
+@rule(
+    cause="ingress-class-missing",
+    inputs=("Ingress", "IngressClass"),
+    scope=Scope.INGRESS,
+)
+def ingress_class_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
+    """The Ingress asks for an IngressClass that does not exist, or for none with no default.
+
+    **What it finds**: an Ingress whose `spec.ingressClassName` names no
+    IngressClass in the cluster; one whose deprecated
+    `kubernetes.io/ingress.class` annotation names none (controllers compare
+    the annotation with their `--ingress-class` flag, which is usually the
+    class name, so this is less certain, and skipped when a controller has
+    published an address for the Ingress); or one that names no class while
+    no IngressClass is marked `ingressclass.kubernetes.io/is-default-class:
+    "true"`. It lists the classes there are and their controllers. An
+    Ingress without a class while a default exists is reported as a warning:
+    the default is assigned when an Ingress is created, not afterwards, and
+    ingress-nginx ignores class-less Ingresses unless started with
+    `--watch-ingress-without-class`.
+
+    **Why it is a 5xx**: no controller configures the Ingress, so its hosts
+    fall through to a controller's default backend (ingress-nginx: 404) or
+    to nothing at all (timeouts, 503 from a load balancer).
+
+    **Fix**: set `spec.ingressClassName` to an existing class (the patch
+    picks the closest name, or the default), or create the IngressClass for
+    the controller that should serve it.
+    """
+    classes = sorted(snap.list("IngressClass"), key=lambda c: c.name)
+    name, field = _requested_class(ingress)
+    addresses = _addresses(ingress)
+    if name is not None and snap.get("IngressClass", "", name) is not None:
+        return
+    annotation = field != "spec.ingressClassName"
+    defaults = [c for c in classes if _is_default(c)]
+    if (annotation or name is None) and addresses:
+        return  # a controller admitted it (by its --ingress-class flag or without a class)
+    if name is None and defaults:
+        severity: Severity | None = Severity.WARNING
+    else:
+        severity = None
+    guess = _nearest(name, [c.name for c in classes]) if name else None
+    choice = guess or (defaults[0].name if defaults else classes[0].name if classes else None)
+    evidence = [
+        Evidence(
+            object=ingress.ref,
+            field=field,
+            observed=name or "<unset>",
+            expected=f"one of: {', '.join(c.name for c in classes)}"
+            if classes
+            else "an IngressClass",
+            source=ingress.source,
+        ),
+        *(
+            Evidence(
+                object=c.ref,
+                field="spec.controller",
+                observed=str(c.spec.get("controller")) + (" (default)" if _is_default(c) else ""),
+                source=c.source,
+            )
+            for c in classes[:5]
+        ),
+        Evidence(
+            object=ingress.ref,
+            field="status.loadBalancer.ingress",
+            observed=", ".join(addresses) or "<empty>: no controller has admitted it",
+            source=ingress.source,
+        ),
+    ]
+    title, reason = _class_problem(ingress, name, annotation, defaults, addresses)
+    patch_body: dict[str, Any] = {"spec": {"ingressClassName": choice}}
+    if annotation:
+        patch_body["metadata"] = {"annotations": {CLASS_ANNOTATION: None}}
+    yield Draft(
+        subject=ingress.ref,
+        title=title,
+        explanation=(
+            f"{reason} Its hosts then reach a controller's default backend (ingress-nginx "
+            f"answers 404) or nothing at all. IngressClasses: {_classes_text(classes) or 'none'}."
+        ),
+        evidence=tuple(evidence),
+        confirm=(
+            "kubectl get ingressclass",
+            kubectl.get_yaml(ingress, "{.spec.ingressClassName}"),
+            kubectl.describe(ingress),
+        ),
+        fix=Fix(
+            summary=_class_fix(name, choice),
+            patch=kubectl.merge_patch(ingress, patch_body) if choice else None,
+        ),
+        confidence=0.6 if severity else (0.7 if annotation else 0.8 if addresses else 0.95),
+        severity=severity,
+    )

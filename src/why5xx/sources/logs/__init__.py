@@ -1,0 +1,202 @@
+"""Proxy logs: parse, pre-filter and summarise the 5xx of many formats.
+
+One module per format; each declares a `LogFormat` (its kinds of line, their
+byte-level pre-filters and parsers). `read_logs` streams files through them
+into an `Aggregator`; `aggregate.summarize` turns that into a `LogSummary`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import BinaryIO
+
+from why5xx.logmodel import FileSummary, LogSummary
+from why5xx.snapshot import Snapshot
+from why5xx.sources.logs.aggregate import Aggregator, summarize
+from why5xx.sources.logs.alb import ALB
+from why5xx.sources.logs.cluster import explain, pod_resolver, timeline_events
+from why5xx.sources.logs.envoy import ENVOY, ENVOY_JSON
+from why5xx.sources.logs.haproxy import HAPROXY
+from why5xx.sources.logs.ingress_nginx import INGRESS_NGINX, NGINX_ERROR, NGINX_JSON
+from why5xx.sources.logs.reader import (
+    GZIP_MAGIC,
+    STDIN,
+    LogFormat,
+    LogInputError,
+    Tally,
+    blocks,
+    open_log,
+    scan_block,
+    sniff,
+)
+from why5xx.sources.logs.traefik import TRAEFIK, TRAEFIK_JSON
+
+# Detection order breaks ties: an error log alone is `nginx-error`, not
+# `ingress-nginx` (which reads error lines too).
+FORMATS: tuple[LogFormat, ...] = (
+    NGINX_ERROR,
+    INGRESS_NGINX,
+    NGINX_JSON,
+    ENVOY,
+    ENVOY_JSON,
+    HAPROXY,
+    TRAEFIK,
+    TRAEFIK_JSON,
+    ALB,
+)
+ALIASES = {"nginx": "ingress-nginx", "istio": "envoy", "istio-json": "envoy-json"}
+UNKNOWN = "unknown"
+# Plain files this large are scanned in parallel ranges, several per core.
+PARALLEL_MIN = 64 << 20
+_RANGES_PER_WORKER = 4
+
+Progress = Callable[[int], None]
+
+
+def format_named(name: str) -> LogFormat:
+    """The format called `name` (or one of its aliases); ValueError if none."""
+    wanted = ALIASES.get(name, name)
+    for fmt in FORMATS:
+        if fmt.name == wanted:
+            return fmt
+    names = ", ".join([f.name for f in FORMATS] + sorted(ALIASES))
+    raise ValueError(f"unknown log format {name!r}; known: {names}")
+
+
+def _workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def _line_bounds(path: str, size: int, parts: int) -> list[int]:
+    """Offsets that cut the file into about `parts` ranges of whole lines."""
+    bounds = [0]
+    with open(path, "rb") as handle:
+        for part in range(1, parts):
+            handle.seek(size * part // parts)
+            handle.readline()
+            if bounds[-1] < handle.tell() < size:
+                bounds.append(handle.tell())
+    return [*bounds, size]
+
+
+def _scan_range(path: str, start: int, end: int, name: str) -> tuple[Tally, Aggregator]:
+    """One worker's share of a large file."""
+    fmt = format_named(name)
+    tally, into = Tally(), Aggregator()
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        for block in blocks(handle, tally, limit=end - start):
+            scan_block(block, fmt, tally, into.add)
+    return tally, into
+
+
+def _scan_parallel(
+    path: str, size: int, fmt: LogFormat, tally: Tally, into: Aggregator, workers: int
+) -> None:
+    """Scan a large plain file in ranges on every core: the pre-filter is
+    bound by one core's memory bandwidth, the machine has more."""
+    bounds = _line_bounds(path, size, workers * _RANGES_PER_WORKER)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        parts = pool.map(
+            _scan_range,
+            *zip(*((path, a, b, fmt.name) for a, b in itertools.pairwise(bounds)), strict=True),
+        )
+        for part_tally, part in parts:
+            tally.lines += part_tally.lines
+            tally.unparsed += part_tally.unparsed
+            tally.bytes += part_tally.bytes
+            into.merge(part)
+
+
+def _parallel_size(path: str) -> int:
+    """The size of a file worth scanning in parallel, else 0."""
+    if path == STDIN or _workers() < 2:
+        return 0
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(2) == GZIP_MAGIC or not handle.seekable():
+                return 0
+            size = handle.seek(0, os.SEEK_END)
+    except OSError:
+        return 0
+    return size if size >= PARALLEL_MIN else 0
+
+
+def read_log(
+    path: str,
+    into: Aggregator,
+    *,
+    fmt: LogFormat | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+) -> FileSummary:
+    """Stream one file (or `-`) into `into`. A file that cannot be read, or
+    stops being readable, gives a summary with `error` set: what was read
+    before still counts."""
+    shown = "<stdin>" if path == STDIN else path
+    tally = Tally()
+    chosen = fmt
+    try:
+        with open_log(path, stdin) as stream:
+            for block in blocks(stream, tally):
+                if chosen is None:
+                    chosen = sniff(block, FORMATS)
+                    if chosen is None:
+                        tally.lines = tally.unparsed = block.count(b"\n")
+                        return FileSummary(
+                            path=shown,
+                            format=UNKNOWN,
+                            lines=tally.lines,
+                            unparsed=tally.unparsed,
+                            error="no known log format in its first lines (pass --format)",
+                        )
+                size = _parallel_size(path)
+                if size:
+                    _scan_parallel(path, size, chosen, tally := Tally(), into, _workers())
+                    break
+                scan_block(block, chosen, tally, into.add)
+                if progress is not None:
+                    progress(tally.bytes)
+    except LogInputError as exc:
+        return FileSummary(
+            path=shown,
+            format=chosen.name if chosen else UNKNOWN,
+            lines=tally.lines,
+            unparsed=tally.unparsed,
+            error=str(exc).removeprefix(f"{path}: "),
+        )
+    return FileSummary(
+        path=shown,
+        format=chosen.name if chosen else UNKNOWN,
+        lines=tally.lines,
+        unparsed=tally.unparsed,
+    )
+
+
+def summarize_logs(
+    paths: Sequence[str],
+    *,
+    fmt: LogFormat | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+    snapshot: Snapshot | None = None,
+) -> LogSummary:
+    """Read every log (a path, or `-` for standard input) and summarise its
+    5xx; with a snapshot, name the pods behind the upstreams and place the
+    cluster's events on the timeline."""
+    into = Aggregator()
+    files = tuple(read_log(p, into, fmt=fmt, stdin=stdin, progress=progress) for p in paths)
+    if snapshot is None:
+        return summarize(into.groups(), files)
+    return summarize(
+        into.groups(),
+        files,
+        resolve=pod_resolver(snapshot),
+        events=timeline_events(snapshot),
+        insights=explain,
+    )

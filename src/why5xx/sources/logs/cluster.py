@@ -1,0 +1,274 @@
+"""Join the logs with cluster state: upstream address -> pod (and its
+ReplicaSet revision), the cluster's events on the log timeline, and the
+sentences that say what both show together.
+
+Proxies log pod IPs (ingress-nginx, Envoy, Traefik and ALB with IP targets
+balance to endpoints themselves). A pod that caused 5xx during a rollout is
+often gone from the snapshot: its IP is then found in an EndpointSlice that
+still lists it (terminating), or in an event about it (a failed probe's
+message names `http://10.244.1.20:8080/healthz`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from why5xx.kube import parse_time
+from why5xx.logmodel import PodInfo, TimelineEvent
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.sources.logs.aggregate import Classified, Resolve
+from why5xx.views import container_states, pod_ready, pod_terminating
+
+REVISION = "deployment.kubernetes.io/revision"
+# Events a person looks for beside a 5xx burst: rollouts, restarts, OOM
+# kills, probe failures, autoscaling, evictions.
+TIMELINE_REASONS = frozenset(
+    {
+        "ScalingReplicaSet",
+        "Killing",
+        "Unhealthy",
+        "BackOff",
+        "OOMKilling",
+        "Started",
+        "SuccessfulRescale",
+        "Evicted",
+        "Preempted",
+        "NodeNotReady",
+    }
+)
+_IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
+_SCALED_DOWN = re.compile(r"Scaled down replica set (\S+)")
+_MAJORITY = 0.5
+
+
+def split_address(address: str) -> tuple[str, int | None]:
+    """`10.0.0.1:80` -> ("10.0.0.1", 80); `[fd00::1]:80` -> ("fd00::1", 80)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+        return host, int(port) if port.isdigit() else None
+    if address.count(":") == 1:
+        host, port = address.split(":")
+        return host, int(port) if port.isdigit() else None
+    return address, None
+
+
+def _replicaset(snap: Snapshot, namespace: str, pod_name: str, pod: Obj | None) -> Obj | None:
+    owner = snap.owner(pod) if pod is not None else None
+    if owner is not None and owner.kind == "ReplicaSet":
+        return owner
+    # A gone pod is named <replicaset>-<suffix>.
+    return snap.get("ReplicaSet", namespace, pod_name.rsplit("-", 1)[0])
+
+
+def _event_time(
+    snap: Snapshot, kind: str, namespace: str, name: str, pattern: str
+) -> datetime | None:
+    times = [
+        e.first or e.last
+        for e in snap.events_for(kind, namespace, name)
+        if pattern in f"{e.reason} {e.message}"
+    ]
+    return min((t for t in times if t is not None), default=None)
+
+
+def _gone_since(
+    snap: Snapshot, namespace: str, name: str, pod: Obj | None, rs: Obj | None
+) -> datetime | None:
+    """When the pod began to go: its deletion, its container's stop, or its
+    ReplicaSet's first scale-down."""
+    found: list[datetime] = []
+    if pod is not None:
+        deleted = parse_time(pod.metadata.get("deletionTimestamp"))
+        grace = pod.metadata.get("deletionGracePeriodSeconds")
+        if deleted is not None:
+            found.append(deleted - timedelta(seconds=int(grace or 0)))
+    killing = _event_time(snap, "Pod", namespace, name, "Killing")
+    if killing is not None:
+        found.append(killing)
+    deployment = snap.owner(rs) if rs is not None else None
+    if rs is not None and deployment is not None:
+        scaled = _event_time(
+            snap, "Deployment", namespace, deployment.name, f"Scaled down replica set {rs.name}"
+        )
+        if scaled is not None:
+            found.append(scaled)
+    return min(found, default=None)
+
+
+def _current(snap: Snapshot, rs: Obj | None) -> bool | None:
+    """Whether the ReplicaSet is its Deployment's newest revision."""
+    if rs is None:
+        return None
+    deployment = snap.owner(rs)
+    if deployment is None or deployment.kind != "Deployment":
+        return None
+    ours, theirs = rs.annotations.get(REVISION), deployment.annotations.get(REVISION)
+    if ours is None or theirs is None:
+        return None
+    return ours == theirs
+
+
+def _port_declared(pod: Obj, port: int | None) -> bool | None:
+    declared = {
+        p.get("containerPort")
+        for c in pod.spec.get("containers") or ()
+        for p in c.get("ports") or ()
+    }
+    if port is None or not declared:
+        return None  # many pods declare no ports: that proves nothing
+    return port in declared
+
+
+def _state(snap: Snapshot, pod: Obj | None, endpoint: Mapping[str, Any] | None) -> str:
+    if pod is None:
+        terminating = bool(((endpoint or {}).get("conditions") or {}).get("terminating"))
+        return "terminating" if terminating else "gone" if snap.has_kind("Pod") else "unknown"
+    if pod_terminating(pod):
+        return "terminating"
+    if pod.status.get("phase") in ("Succeeded", "Failed"):
+        return "gone"
+    return "running" if pod_ready(pod) else "not-ready"
+
+
+def _named_by_slices(objs: Sequence[Obj], ip: str) -> tuple[str, str, Mapping[str, Any]] | None:
+    for eps in objs:
+        if eps.kind != "EndpointSlice":
+            continue
+        for endpoint in eps.raw.get("endpoints") or ():
+            target = endpoint.get("targetRef") or {}
+            if ip in (endpoint.get("addresses") or ()) and target.get("kind") == "Pod":
+                return str(target.get("namespace") or eps.namespace), str(target["name"]), endpoint
+    return None
+
+
+def _named_by_events(snap: Snapshot) -> dict[str, tuple[str, str]]:
+    """IP -> pod, from the messages of events about pods (probe failures
+    print the URL they tried)."""
+    found: dict[str, tuple[str, str]] = {}
+    for event in snap.list("Event"):
+        involved = event.raw.get("involvedObject") or event.raw.get("regarding") or {}
+        if involved.get("kind") != "Pod":
+            continue
+        message = str(event.raw.get("message") or event.raw.get("note") or "")
+        for ip in _IPV4.findall(message):
+            found.setdefault(
+                ip, (str(involved.get("namespace") or event.namespace), str(involved.get("name")))
+            )
+    return found
+
+
+def pod_resolver(snap: Snapshot) -> Resolve:
+    """Upstream address -> the pod behind it, as the snapshot knows it."""
+    from_events: dict[str, tuple[str, str]] | None = None
+
+    def resolve(address: str) -> PodInfo | None:
+        nonlocal from_events
+        ip, port = split_address(address)
+        objs = snap.with_ip(ip)
+        pod = next((o for o in objs if o.kind == "Pod"), None)
+        endpoint: Mapping[str, Any] | None = None
+        if pod is not None:
+            namespace, name, source = pod.namespace, pod.name, pod.source
+        elif (named := _named_by_slices(objs, ip)) is not None:
+            namespace, name, endpoint = named
+            pod = snap.get("Pod", namespace, name)
+            source = next(o.source for o in objs if o.kind == "EndpointSlice")
+        else:
+            if from_events is None:
+                from_events = _named_by_events(snap)
+            if ip not in from_events:
+                return None
+            namespace, name = from_events[ip]
+            pod, source = snap.get("Pod", namespace, name), "events"
+        rs = _replicaset(snap, namespace, name, pod)
+        states = container_states(pod) if pod is not None else ()
+        last = next((s.last_reason for s in states if s.last_reason), "")
+        return PodInfo(
+            namespace=namespace,
+            name=name,
+            state=_state(snap, pod, endpoint),
+            replicaset=rs.name if rs is not None else None,
+            revision=rs.annotations.get(REVISION) if rs is not None else None,
+            current=_current(snap, rs),
+            gone_since=_gone_since(snap, namespace, name, pod, rs),
+            restarts=sum(s.restarts for s in states),
+            last_reason=last,
+            port_declared=_port_declared(pod, port) if pod is not None else None,
+            source=source,
+        )
+
+    return resolve
+
+
+def timeline_events(snap: Snapshot) -> list[TimelineEvent]:
+    """The events worth placing beside 5xx bursts (bucket filled in later)."""
+    out: list[TimelineEvent] = []
+    for obj in snap.list("Event"):
+        reason = str(obj.raw.get("reason") or "")
+        if reason not in TIMELINE_REASONS:
+            continue
+        involved = obj.raw.get("involvedObject") or obj.raw.get("regarding") or {}
+        when = parse_time(
+            obj.raw.get("lastTimestamp")
+            or obj.raw.get("eventTime")
+            or obj.raw.get("firstTimestamp")
+        )
+        if when is None:
+            continue
+        out.append(
+            TimelineEvent(
+                time=when,
+                bucket=0,
+                object="/".join(
+                    str(part)
+                    for part in (
+                        involved.get("kind"),
+                        involved.get("namespace") or obj.namespace,
+                        involved.get("name"),
+                    )
+                ),
+                reason=reason,
+                message=" ".join(str(obj.raw.get("message") or obj.raw.get("note") or "").split()),
+            )
+        )
+    return out
+
+
+def explain(classified: Sequence[Classified]) -> tuple[str, ...]:
+    """What logs and pods say together: for each backend and status, the old
+    ReplicaSet (or the terminating pods) most of its 5xx came from, and how
+    long after that ReplicaSet began to go."""
+    totals: Counter[tuple[str, int]] = Counter()
+    old: defaultdict[tuple[str, int, str], list[tuple[int, int, PodInfo]]] = defaultdict(list)
+    for group, pod, _ in classified:
+        totals[(group.service, group.status)] += group.count
+        if pod is not None and (pod.current is False or pod.state in ("terminating", "gone")):
+            label = pod.replicaset or "terminating or gone pods"
+            old[(group.service, group.status, label)].append((group.second, group.count, pod))
+    sentences: list[tuple[int, str]] = []
+    for (service, status, label), members in old.items():
+        count = sum(n for _, n, _ in members)
+        share = count / totals[(service, status)]
+        if share < _MAJORITY:
+            continue
+        pod = members[0][2]
+        who = (
+            f"pods of the old ReplicaSet {label}"
+            + (f" (revision {pod.revision})" if pod.revision else "")
+            if pod.replicaset
+            else label
+        )
+        sentence = f"{share:.0%} of {service or 'the'} {status}s came from {who}"
+        starts = [p.gone_since for _, _, p in members if p.gone_since is not None]
+        if starts:
+            since = min(starts)
+            last = max(second for second, _, _ in members)
+            span = max(0, round(last - since.timestamp()))
+            sentence += f" in the {span} s after it began to go ({since:%H:%M:%S} UTC)"
+        sentences.append((count, sentence))
+    return tuple(s for _, s in sorted(sentences, key=lambda item: -item[0]))
