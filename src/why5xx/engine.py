@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from why5xx import logevidence
 from why5xx.causes import RANK
+from why5xx.logmodel import LogSummary
 from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, Skipped, Status
 from why5xx.rules import RULES
-from why5xx.rules.base import Rule, Scope
+from why5xx.rules.base import ROUTE_KINDS, Rule, Scope
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, ingress_backends
+from why5xx.views import ServiceTarget, routed_services
 
 
 class TargetNotFound(LookupError):
@@ -25,19 +27,23 @@ class TargetNotFound(LookupError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
-    kind: str  # Service | Ingress
+    kind: str  # Service, or one of ROUTE_KINDS
     namespace: str
     name: str
 
     @staticmethod
     def parse(text: str, namespace: str) -> Target:
-        """`checkout`, `service/checkout`, `svc/checkout`, `ingress/storefront`."""
+        """`checkout`, `service/checkout`, `svc/checkout`, `ingress/storefront`,
+        `httproute/storefront`."""
         kind, _, name = text.rpartition("/")
         aliases = {"": "Service", "service": "Service", "svc": "Service", "services": "Service"}
         aliases |= {"ingress": "Ingress", "ing": "Ingress", "ingresses": "Ingress"}
+        aliases |= {"httproute": "HTTPRoute", "httproutes": "HTTPRoute"}
         resolved = aliases.get(kind.lower())
         if resolved is None or not name:
-            raise ValueError(f"cannot diagnose {text!r}: use NAME, service/NAME or ingress/NAME")
+            raise ValueError(
+                f"cannot diagnose {text!r}: use NAME, service/NAME, ingress/NAME or httproute/NAME"
+            )
         return Target(kind=resolved, namespace=namespace, name=name)
 
     @property
@@ -45,13 +51,19 @@ class Target:
         return ObjectRef(kind=self.kind, namespace=self.namespace, name=self.name)
 
 
-def diagnose(snap: Snapshot, target: Target, rules: Sequence[Rule] = RULES) -> Report:
+def diagnose(
+    snap: Snapshot, target: Target, rules: Sequence[Rule] = RULES, logs: LogSummary | None = None
+) -> Report:
+    """`logs`, the proxy logs' 5xx for this target (see `sources.logs.summarize_for`),
+    confirm and re-rank what the rules found and add what only the logs show."""
     obj = snap.get(target.kind, target.namespace, target.name)
     if obj is None:
         raise TargetNotFound(_not_found_message(snap, target))
-    if target.kind == "Ingress":
-        return _diagnose_ingress(snap, obj, rules)
-    return _diagnose_service(snap, obj, rules)
+    if target.kind in ROUTE_KINDS:
+        report = _diagnose_route(snap, obj, rules)
+    else:
+        report = _diagnose_service(snap, obj, rules)
+    return report if logs is None else logevidence.weigh(report, logs)
 
 
 def diagnose_all(
@@ -75,13 +87,13 @@ def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Re
     )
 
 
-def _diagnose_ingress(snap: Snapshot, ingress: Obj, rules: Sequence[Rule]) -> Report:
-    findings, skipped = _run(snap, ingress, ingress.ref, rules, Scope.INGRESS)
+def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report:
+    """An Ingress or HTTPRoute: its own rules, then each Service it routes to."""
+    findings, skipped = _run(snap, route, route.ref, rules, Scope.ROUTE)
     all_findings = list(findings)
     all_skipped = list(skipped)
     healthy: list[Evidence] = []
-    names = dict.fromkeys(b.service for b in ingress_backends(ingress))
-    backends = [snap.get("Service", ingress.namespace, name) for name in names]
+    backends = [snap.get("Service", ns, name) for ns, name in routed_services(route)]
     reports = [_diagnose_service(snap, svc, rules) for svc in backends if svc is not None]
     for report in reports:
         all_findings.extend(report.findings)
@@ -94,7 +106,7 @@ def _diagnose_ingress(snap: Snapshot, ingress: Obj, rules: Sequence[Rule]) -> Re
     else:
         status = min([*statuses, own or Status.HEALTHY], key=_STATUS_ORDER.index)
     return Report(
-        target=ingress.ref,
+        target=route.ref,
         status=status,
         findings=_rank(tuple(all_findings)),
         healthy_evidence=tuple(healthy),
@@ -112,9 +124,9 @@ def _run(
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     for rule in rules:
-        if rule.scope is not scope:
+        if rule.scope is not scope or ref.kind not in rule.subjects:
             continue
-        missing = [kind for kind in rule.inputs if not snap.has_kind(kind)]
+        missing = [kind for kind in rule.needs if not snap.has_kind(kind)]
         if missing:
             reasons = [
                 snap.unavailable.get(kind, f"no {kind} objects in the input") for kind in missing

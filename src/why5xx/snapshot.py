@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from why5xx.kube import labels_match, parse_time
 from why5xx.model import ObjectRef
+
+_T = TypeVar("_T")
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # Kinds whose pods are selected by a Service and that own pods directly or through ReplicaSets.
@@ -63,6 +65,7 @@ class Obj:
     labels: Mapping[str, str]
     raw: Mapping[str, Any]
     source: str
+    line: int | None = None  # where the object starts in its file (`lint` asks for it)
 
     @property
     def ref(self) -> ObjectRef:
@@ -85,7 +88,7 @@ class Obj:
         return self.raw.get("status") or _EMPTY
 
     @staticmethod
-    def from_raw(raw: Mapping[str, Any], source: str) -> Obj:
+    def from_raw(raw: Mapping[str, Any], source: str, line: int | None = None) -> Obj:
         metadata = raw.get("metadata") or {}
         return Obj(
             kind=str(raw.get("kind", "")),
@@ -96,6 +99,7 @@ class Obj:
             labels=metadata.get("labels") or _EMPTY,
             raw=raw,
             source=source,
+            line=line,
         )
 
 
@@ -178,11 +182,6 @@ def _ref(key: tuple[str, str, str]) -> ObjectRef:
     return ObjectRef(kind=key[0], namespace=key[1], name=key[2])
 
 
-def _event_key(obj: Obj) -> tuple[str, str, str]:
-    involved = obj.raw.get("regarding" if _is_events_v1(obj) else "involvedObject") or {}
-    return _regarding_key(involved, obj.namespace)
-
-
 def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
     """The newest time any object mentions: "now" for an offline bundle.
 
@@ -245,6 +244,7 @@ class Snapshot:
         "_by_kind_ns",
         "_by_uid",
         "_children",
+        "_derived",
         "_event_objects",
         "_events",
         "_ips",
@@ -286,6 +286,7 @@ class Snapshot:
         self.kinds = kinds
         self.now = now
         self.unavailable = unavailable
+        self._derived: dict[Hashable, Any] = {}
 
     @staticmethod
     def build(
@@ -322,7 +323,9 @@ class Snapshot:
         for obj in objects:
             if obj.kind and obj.name:
                 by_key[(obj.kind, obj.namespace, obj.name)] = obj
-        unique = list(by_key.values())
+        # Canonical order (kind, namespace, name), as the API server lists:
+        # rules see the same order whether the objects came from files or live.
+        unique = sorted(by_key.values(), key=lambda o: (o.kind, o.namespace, o.name))
 
         by_kind: defaultdict[str, list[Obj]] = defaultdict(list)
         by_kind_ns: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
@@ -350,8 +353,22 @@ class Snapshot:
                 service = obj.labels.get(SERVICE_NAME_LABEL)
                 if service:
                     slices[(namespace, service)].append(obj)
-            elif kind == "Event":
-                events[_event_key(obj)].append(obj)
+            elif kind == "Event":  # as Event.from_obj's `regarding`, inlined (hot)
+                raw = obj.raw
+                involved = (
+                    raw.get("regarding")
+                    if "regarding" in raw
+                    or "note" in raw
+                    or obj.api_version.startswith("events.k8s.io")
+                    else raw.get("involvedObject")
+                ) or _NOTHING
+                events[
+                    (
+                        str(involved.get("kind") or ""),
+                        str(involved.get("namespace") or namespace),
+                        str(involved.get("name") or ""),
+                    )
+                ].append(obj)
 
         return Snapshot(
             by_key=by_key,
@@ -387,7 +404,19 @@ class Snapshot:
         return kind in self.kinds
 
     def namespaces(self) -> tuple[str, ...]:
-        return tuple(sorted({ns for (_, ns) in self._by_kind_ns if ns}))
+        return self.derived(
+            "namespaces", lambda: tuple(sorted({ns for (_, ns) in self._by_kind_ns if ns}))
+        )
+
+    def derived(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """A value derived from the snapshot, computed on first use and then
+        shared by every rule and target that asks (the cluster's ingress
+        controllers, the workloads behind a Service). `key` names the
+        computation and its arguments. The snapshot never changes, so the
+        value never goes stale."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]  # type: ignore[no-any-return]
 
     # --- relations -----------------------------------------------------
 

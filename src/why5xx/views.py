@@ -285,12 +285,15 @@ def selected_workloads(snap: Snapshot, target: ServiceTarget) -> tuple[Obj, ...]
     Deployment)."""
     if not target.selector:
         return ()
-    return tuple(
-        workload
-        for kind in WORKLOAD_KINDS
-        for workload in snap.list(kind, target.namespace)
-        if labels_match(target.selector, pod_template_labels(workload))
-        and not (kind == "ReplicaSet" and snap.owner(workload) is not None)
+    return snap.derived(
+        ("selected_workloads", target.namespace, target.name),
+        lambda: tuple(
+            workload
+            for kind in WORKLOAD_KINDS
+            for workload in snap.list(kind, target.namespace)
+            if labels_match(target.selector, pod_template_labels(workload))
+            and not (kind == "ReplicaSet" and snap.owner(workload) is not None)
+        ),
     )
 
 
@@ -346,6 +349,61 @@ def ingress_backends(ingress: Obj) -> tuple[IngressBackend, ...]:
             )
         )
     return tuple(out)
+
+
+GATEWAY_API = "gateway.networking.k8s.io"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteBackend:
+    """One `backendRefs` entry of a Gateway API route rule, with the
+    defaults the API applies: group "" (core), kind Service, the route's
+    namespace, weight 1."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    port: int | None
+    weight: int
+    rule: int  # position in spec.rules
+    field: str  # e.g. spec.rules[0].backendRefs[1]
+
+    @property
+    def service(self) -> bool:
+        return self.group == "" and self.kind == "Service"
+
+
+def route_backends(route: Obj) -> tuple[RouteBackend, ...]:
+    """The backendRefs of an HTTPRoute (or GRPCRoute), rule by rule."""
+    out: list[RouteBackend] = []
+    for r, rule in enumerate(route.spec.get("rules") or ()):
+        for b, ref in enumerate(rule.get("backendRefs") or ()):
+            port = ref.get("port")
+            weight = ref.get("weight")
+            out.append(
+                RouteBackend(
+                    group=str(ref.get("group") or ""),
+                    kind=str(ref.get("kind") or "Service"),
+                    namespace=str(ref.get("namespace") or route.namespace),
+                    name=str(ref.get("name") or ""),
+                    port=int(port) if port is not None else None,
+                    weight=int(weight) if weight is not None else 1,
+                    rule=r,
+                    field=f"spec.rules[{r}].backendRefs[{b}]",
+                )
+            )
+    return tuple(out)
+
+
+def routed_services(route: Obj) -> tuple[tuple[str, str], ...]:
+    """(namespace, name) of each Service an Ingress or HTTPRoute sends
+    traffic to, in the order the spec names them."""
+    if route.kind == "Ingress":
+        found = [(route.namespace, b.service) for b in ingress_backends(route)]
+    else:
+        found = [(b.namespace, b.name) for b in route_backends(route) if b.service]
+    return tuple(dict.fromkeys(found))
 
 
 def ready_backends(target: ServiceTarget) -> int:
@@ -448,3 +506,13 @@ def never_ready(pod: Obj) -> bool:
     if changed is None or started is None:
         return True
     return changed - started <= _FIRST_STATUS
+
+
+def autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
+    """The HorizontalPodAutoscalers whose scaleTargetRef is the workload."""
+    return [
+        hpa
+        for hpa in snap.list("HorizontalPodAutoscaler", workload.namespace)
+        if (hpa.spec.get("scaleTargetRef") or {}).get("name") == workload.name
+        and (hpa.spec.get("scaleTargetRef") or {}).get("kind") == workload.kind
+    ]

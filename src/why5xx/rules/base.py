@@ -21,11 +21,18 @@ from why5xx.views import ServiceTarget
 
 class Scope(StrEnum):
     SERVICE = "service"  # check(snapshot, ServiceTarget)
-    INGRESS = "ingress"  # check(snapshot, Ingress object)
+    # check(snapshot, an object of ROUTE_KINDS): a rule of this scope diagnoses
+    # the routing kinds among its `inputs`, and needs only its other inputs.
+    ROUTE = "route"
+    INGRESS = ROUTE  # the former name, still used by sources/live.py and lint/
 
+
+# Objects that route to Services: `diagnose KIND/NAME` diagnoses one, then
+# each Service it routes to (`views.routed_services`).
+ROUTE_KINDS = ("Ingress", "HTTPRoute")
 
 ServiceCheck = Callable[[Snapshot, ServiceTarget], Iterable[Draft]]
-IngressCheck = Callable[[Snapshot, Obj], Iterable[Draft]]
+IngressCheck = Callable[[Snapshot, Obj], Iterable[Draft]]  # any of ROUTE_KINDS
 Check = ServiceCheck | IngressCheck
 C = TypeVar("C", ServiceCheck, IngressCheck)
 
@@ -47,6 +54,21 @@ class Rule:
     def summary(self) -> str:
         """The first line of the docstring."""
         return self.doc.splitlines()[0]
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The kinds of object the rule diagnoses."""
+        if self.scope is Scope.SERVICE:
+            return ("Service",)
+        return tuple(kind for kind in self.inputs if kind in ROUTE_KINDS)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The input kinds the snapshot must hold for the rule to run (its
+        subject is there: it is what is being diagnosed)."""
+        if self.scope is Scope.SERVICE:
+            return self.inputs
+        return tuple(kind for kind in self.inputs if kind not in ROUTE_KINDS)
 
 
 def rule(

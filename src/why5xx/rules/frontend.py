@@ -24,13 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from why5xx.model import Evidence, ObjectRef
+from why5xx.rules.ingress import CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, INGRESS_NGINX
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ingress_backends, pod_template_labels
 
-INGRESS_NGINX = "k8s.io/ingress-nginx"
 NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
-_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-_DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 # Labels the ingress-nginx Helm chart and static manifests put on controller pods.
 NGINX_CONTROLLER_LABELS: Mapping[str, str] = {
     "app.kubernetes.io/name": "ingress-nginx",
@@ -84,7 +82,7 @@ class Value:
         return self.source is None
 
     def evidence(self, expected: str | None = None) -> Evidence:
-        observed = f"{self.value} (default, not set)" if self.defaulted else self.value
+        observed = f"{self.value} ({self.origin})" if self.defaulted else self.value
         return Evidence(
             object=self.object,
             field=self.field,
@@ -138,13 +136,14 @@ class NginxController:
                 source=self.configmap.source if self.configmap else None,
                 origin=where,
             )
+        missing = "is not in the input" if self.configmap is None else f"does not set {key}"
         return Value(
             key=key,
             value=NGINX_DEFAULTS[key],
             object=self.configmap_ref,
             field=f"data.{key}",
             source=None,
-            origin=f"ingress-nginx default ({where} does not set {key})",
+            origin=f"the ingress-nginx default; {where} {missing}",
         )
 
 
@@ -155,7 +154,6 @@ class IngressRoute:
     ingress: Obj
     backends: tuple[IngressBackend, ...]  # the backends naming the Service
     class_name: str | None
-    controller: str | None  # IngressClass spec.controller, when known
     nginx: NginxController | None  # when ingress-nginx serves it
 
 
@@ -191,7 +189,12 @@ def _configmap(snap: Snapshot, namespace: str, flag: str | None) -> tuple[Object
 
 def nginx_controllers(snap: Snapshot) -> tuple[NginxController, ...]:
     """Every ingress-nginx controller in the snapshot: Deployments and
-    DaemonSets running the controller image, else pods with the chart's labels."""
+    DaemonSets running the controller image, else pods with the chart's labels.
+    Found once per snapshot: every Service behind an Ingress asks."""
+    return snap.derived("nginx_controllers", lambda: _find_nginx_controllers(snap))
+
+
+def _find_nginx_controllers(snap: Snapshot) -> tuple[NginxController, ...]:
     found: list[NginxController] = []
     for kind in ("Deployment", "DaemonSet"):
         for workload in snap.list(kind):
@@ -238,39 +241,54 @@ def nginx_controllers(snap: Snapshot) -> tuple[NginxController, ...]:
     return tuple(found)
 
 
-def _standalone_configmap(snap: Snapshot) -> NginxController | None:
-    """No controller captured: its ConfigMap may still be, under the
-    chart's name, in any namespace."""
-    for namespace in snap.namespaces():
-        configmap = snap.get("ConfigMap", namespace, _CONFIGMAP_NAMES[0])
-        if configmap is not None:
-            return NginxController(
-                namespace=namespace,
-                workload=None,
-                pods=(),
-                pod_labels={},
-                controller_class=INGRESS_NGINX,
-                ingress_class="nginx",
-                configmap_ref=configmap.ref,
-                configmap=configmap,
-            )
-    return None
+def _standalone_configmap(snap: Snapshot) -> NginxController:
+    """No controller captured, but an IngressClass names ingress-nginx: its
+    ConfigMap may still be, under the chart's name; else its defaults hold."""
+    configmap = next(
+        (
+            found
+            for namespace in snap.namespaces()
+            if (found := snap.get("ConfigMap", namespace, _CONFIGMAP_NAMES[0])) is not None
+        ),
+        None,
+    )
+    ref = (
+        configmap.ref
+        if configmap is not None
+        else ObjectRef(kind="ConfigMap", namespace="ingress-nginx", name=_CONFIGMAP_NAMES[0])
+    )
+    return NginxController(
+        namespace=ref.namespace,
+        workload=None,
+        pods=(),
+        pod_labels={},
+        controller_class=INGRESS_NGINX,
+        ingress_class="nginx",
+        configmap_ref=ref,
+        configmap=configmap,
+    )
 
 
 def _ingress_class(snap: Snapshot, ingress: Obj) -> tuple[str | None, Obj | None]:
     """The class an Ingress asks for (spec, else the legacy annotation, else
     the IngressClass marked default) and its IngressClass object."""
-    name = ingress.spec.get("ingressClassName") or ingress.annotations.get(_CLASS_ANNOTATION)
+    name = ingress.spec.get("ingressClassName") or ingress.annotations.get(CLASS_ANNOTATION)
     if name:
         return str(name), snap.get("IngressClass", "", str(name))
     for candidate in snap.list("IngressClass"):
-        if candidate.annotations.get(_DEFAULT_CLASS) == "true":
+        if candidate.annotations.get(DEFAULT_CLASS_ANNOTATION) == "true":
             return candidate.name, candidate
     return None, None
 
 
 def ingress_routes(snap: Snapshot, service: Obj) -> tuple[IngressRoute, ...]:
-    """The Ingresses of the Service's namespace that route to it."""
+    """The Ingresses of the Service's namespace that route to it (found once
+    per Service: several rules ask)."""
+    key = ("ingress_routes", service.namespace, service.name)
+    return snap.derived(key, lambda: _find_ingress_routes(snap, service))
+
+
+def _find_ingress_routes(snap: Snapshot, service: Obj) -> tuple[IngressRoute, ...]:
     controllers: tuple[NginxController, ...] | None = None
     out: list[IngressRoute] = []
     for ingress in snap.list("Ingress", service.namespace):
@@ -287,7 +305,6 @@ def ingress_routes(snap: Snapshot, service: Obj) -> tuple[IngressRoute, ...]:
                 ingress=ingress,
                 backends=backends,
                 class_name=class_name,
-                controller=controller or (INGRESS_NGINX if nginx is not None else None),
                 nginx=nginx,
             )
         )

@@ -32,7 +32,7 @@ def _nearest(name: str, candidates: Iterable[str]) -> str | None:
     return best[1] if best else None
 
 
-def _requested_class(ingress: Obj) -> tuple[str | None, str]:
+def requested_class(ingress: Obj) -> tuple[str | None, str]:
     """The class an Ingress asks for and the field that asks: the
     `spec.ingressClassName`, else the deprecated annotation."""
     name = ingress.spec.get("ingressClassName")
@@ -51,7 +51,7 @@ def _is_default(ingress_class: Obj) -> bool:
 def _controller(snap: Snapshot, ingress: Obj) -> str | None:
     """The controller (IngressClass `spec.controller`) that serves the Ingress,
     when the snapshot tells."""
-    name, _ = _requested_class(ingress)
+    name, _ = requested_class(ingress)
     classes = snap.list("IngressClass")
     chosen = (
         snap.get("IngressClass", "", name)
@@ -427,7 +427,7 @@ def ingress_class_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
     the controller that should serve it.
     """
     classes = sorted(snap.list("IngressClass"), key=lambda c: c.name)
-    name, field = _requested_class(ingress)
+    name, field = requested_class(ingress)
     addresses = _addresses(ingress)
     if name is not None and snap.get("IngressClass", "", name) is not None:
         return

@@ -344,7 +344,7 @@ def _draft(
             object=policy.ref,
             field="spec.podSelector",
             observed=_selector_text(policy.spec.get("podSelector") or {}) or "{} (every pod)",
-            expected=f"a {section} rule admitting {proxy} on {first.port}/TCP",
+            expected=f"an {section} rule admitting {proxy} on {first.port}/TCP",
             source=policy.source,
         ),
         *(
@@ -384,7 +384,7 @@ def _draft(
         ),
         fix=Fix(
             summary=(
-                f"Add a {section} rule to NetworkPolicy {policy.name} that admits "
+                f"Add an {section} rule to NetworkPolicy {policy.name} that admits "
                 f"{proxy} on {first.port}/TCP (namespaceSelector and podSelector in one "
                 "element, so only the controller's pods match)."
             ),
@@ -426,6 +426,14 @@ def network_policy_block(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
     **Fix**: add an ingress rule with the controller's namespace and pod
     selectors in one `from` element and the target port (or the matching
     egress rule on the controller's side).
+
+    **Sources**: Kubernetes "Network Policies" (isolation, additive rules,
+    `namespaceSelector` and `podSelector` in one element, `ipBlock`,
+    `endPort` stable in 1.25, named ports); `kubernetes.io/metadata.name`
+    (set on every namespace, stable in 1.22); ingress-nginx controller flags
+    `--controller-class` (default `k8s.io/ingress-nginx`), `--ingress-class`
+    (default `nginx`), `--configmap`; ingress-nginx `configmap.md`
+    (`proxy-connect-timeout` 5).
     """
     routes = nginx_routes(snap, target.service)
     pods = target.live_pods

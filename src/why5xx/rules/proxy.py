@@ -34,7 +34,7 @@ from why5xx.rules.frontend import (
 )
 from why5xx.rules.ports import ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, condition, ingress_backends
+from why5xx.views import ServiceTarget, autoscalers, condition, ingress_backends
 
 # Envoy's `common_http_protocol_options.idle_timeout` when unset: 1 hour
 # (envoy api/envoy/config/core/v3/protocol.proto, HttpProtocolOptions).
@@ -81,8 +81,10 @@ class IdleProxy:
 
     name: str
     seconds: float
+    symptom: str  # what the proxy logs when it loses the race
     evidence: tuple[Evidence, ...]
     confirm: tuple[str, ...]
+    envoy: bool = False
     mesh: Obj | None = None  # the DestinationRule to patch, for Envoy
 
 
@@ -101,6 +103,8 @@ def _nginx_idle(snap: Snapshot, target: ServiceTarget) -> list[IdleProxy]:
         out[str(controller.configmap_ref)] = IdleProxy(
             name=f"ingress-nginx (Ingress {route.ingress.name})",
             seconds=idle.seconds,
+            symptom="nginx answers 502 with 'upstream prematurely closed connection' or "
+            "'104: Connection reset by peer'",
             evidence=(_route_evidence(route, target.service), idle.evidence()),
             confirm=(
                 _ref_yaml(controller.configmap_ref),
@@ -146,16 +150,23 @@ def _envoy_idle(
                 source=sidecar.owner.source,
             )
         )
-    confirm = (
+    confirm = [
         f"kubectl get destinationrule -n {rule_obj.namespace} {rule_obj.name} -o yaml"
         if rule_obj is not None
-        else f"kubectl get destinationrules -A | grep {target.name}",
-    )
+        else f"kubectl get destinationrules -A | grep {target.name}"
+    ]
+    if sidecar is not None:
+        confirm.append(
+            f"kubectl logs -n {target.namespace} {kubectl.resource(sidecar.owner)} "
+            "-c istio-proxy | grep ' UC '"
+        )
     return IdleProxy(
         name="Envoy (Istio)",
         seconds=seconds,
+        symptom="Envoy answers 503 with response flag UC (upstream connection termination)",
         evidence=tuple(evidence),
-        confirm=confirm,
+        confirm=tuple(confirm),
+        envoy=True,
         mesh=rule_obj,
     )
 
@@ -163,7 +174,7 @@ def _envoy_idle(
 def _keepalive_fix(
     serving: Serving, server: AppServer, proxies: Sequence[IdleProxy], target: ServiceTarget
 ) -> Fix:
-    nginx = [p.seconds for p in proxies if p.mesh is None and p.name != "Envoy (Istio)"]
+    nginx = [p.seconds for p in proxies if not p.envoy]
     want = int(max(nginx, default=60)) + _MARGIN
     lines: list[str] = []
     if server.server == "node":
@@ -183,7 +194,7 @@ def _keepalive_fix(
         field, words = with_option(serving.container, server.keepalive_flag, str(want))
         lines.append(_workload_patch(serving, field, words))
     for proxy in proxies:
-        if proxy.name != "Envoy (Istio)":
+        if not proxy.envoy:
             continue
         idle = f"{want - _MARGIN}s"
         if proxy.mesh is not None:
@@ -250,6 +261,20 @@ def keepalive_race(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     sets it 15 s above), or lower the proxy's idle timeout below the app's.
     A default read from a command line can still be overridden by a config
     file inside the image: the finding says when a value is a default.
+
+    **Sources**: ingress-nginx `docs/user-guide/nginx-configuration/configmap.md`
+    (`upstream-keepalive-timeout` 60, `upstream-keepalive-connections` 320);
+    Envoy `api/envoy/config/core/v3/protocol.proto` (`idle_timeout`: "If not
+    specified, this defaults to 1 hour"); Istio DestinationRule reference
+    (`ConnectionPoolSettings.HTTPSettings.idleTimeout`); gunicorn
+    `gunicorn/config.py` (`Keepalive` default 2, `WorkerClass` default
+    `sync`, "sync worker does not support persistent connections");
+    uvicorn `uvicorn/main.py` (`--timeout-keep-alive` default 5,
+    `auto_envvar_prefix="UVICORN"`); hypercorn `config.py`
+    (`keep_alive_timeout = 5 * SECONDS`); Node.js `doc/api/http.md`
+    (`server.keepAliveTimeout`, 5000 ms; 65000 ms since nodejs/node#62782,
+    Node.js 26); AWS "Application Load Balancer attributes", connection idle
+    timeout.
     """
     servings = serving_containers(snap, target)
     proxies = _nginx_idle(snap, target)
@@ -276,12 +301,12 @@ def keepalive_race(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
                 f"{app.seconds:g} s, before {worst.name} does ({worst.seconds:g} s)"
             ),
             explanation=(
-                f"{', '.join(p.name for p in racing)} reuse idle connections to Service "
+                f"{' and '.join(p.name for p in racing)} "
+                f"{'reuses' if len(racing) == 1 else 'reuse'} idle connections to Service "
                 f"{target.name} for up to {worst.seconds:g} s, but container {serving.name} "
                 f"runs {server.server}{note}, which closes them after {app.seconds:g} s "
-                f"({app.text}). A request sent on a connection the app is closing gets a reset: "
-                "502 'upstream prematurely closed connection' from nginx, 503 UC from Envoy, "
-                "mostly on POST/PATCH and after idle gaps."
+                f"({app.text}). A request sent on a connection the app is closing fails: "
+                f"{'; '.join(p.symptom for p in racing)}; mostly POST/PATCH, after idle gaps."
             ),
             evidence=(
                 Evidence(
@@ -320,6 +345,7 @@ class PoolLimit:
     confirm: tuple[str, ...]
     patch: str
     setting: str  # what to raise
+    symptom: str = "Envoy rejects at once with 503 and response flag UO (upstream overflow)"
 
 
 def _int(value: Any) -> int | None:
@@ -380,8 +406,7 @@ def _istio_limit(snap: Snapshot, target: ServiceTarget) -> PoolLimit | None:
         ),
         confirm=(
             f"kubectl get destinationrule -n {rule_obj.namespace} {rule_obj.name} -o yaml",
-            "istioctl proxy-config cluster <client-pod> --fqdn "
-            f"{target.name}.{target.namespace}.svc.cluster.local -o json | grep -A8 thresholds",
+            kubectl.endpoint_slices(target.service),
         ),
         patch=kubectl.json_patch(
             rule_obj,
@@ -493,16 +518,8 @@ def _nginx_worker_limit(snap: Snapshot, target: ServiceTarget) -> Iterator[PoolL
             f"{controller.configmap_ref.name} --type json -p "
             + shlex.quote('[{"op":"remove","path":"/data/max-worker-connections"}]'),
             setting="max-worker-connections (remove it for the 16384 default)",
+            symptom="nginx logs 'worker_connections are not enough' and fails the request",
         )
-
-
-def _autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
-    return [
-        hpa
-        for hpa in snap.list("HorizontalPodAutoscaler", workload.namespace)
-        if (hpa.spec.get("scaleTargetRef") or {}).get("name") == workload.name
-        and (hpa.spec.get("scaleTargetRef") or {}).get("kind") == workload.kind
-    ]
 
 
 def _replicas(snap: Snapshot, target: ServiceTarget, workloads: Sequence[Obj]) -> int:
@@ -510,7 +527,7 @@ def _replicas(snap: Snapshot, target: ServiceTarget, workloads: Sequence[Obj]) -
     counts = [len(target.endpoints.ready) if target.endpoints else 0, len(target.live_pods)]
     for workload in workloads:
         counts.append(int(workload.spec.get("replicas") or 0))
-        counts.extend(int(h.spec.get("maxReplicas") or 0) for h in _autoscalers(snap, workload))
+        counts.extend(int(h.spec.get("maxReplicas") or 0) for h in autoscalers(snap, workload))
     return max(counts)
 
 
@@ -525,8 +542,7 @@ def _pool_draft(target: ServiceTarget, limit: PoolLimit, replicas: int) -> Draft
             f"{limit.proxy} caps concurrent requests to {target.name} at {limit.cap} "
             f"({limit.terms}). The limit holds per proxy instance for the whole Service, not "
             f"per pod, so it is reached below what the {replicas} pod(s) can serve; past it "
-            "Envoy rejects at once with 503 and response flag UO (upstream overflow), nginx "
-            "with 'worker_connections are not enough'."
+            f"{limit.symptom}."
         ),
         evidence=limit.evidence,
         confirm=limit.confirm,
@@ -620,6 +636,16 @@ def connection_pool_exhausted(snap: Snapshot, target: ServiceTarget) -> Iterator
 
     **Fix**: raise or remove the limit (size it to the peak concurrency, per
     proxy instance), or raise `maxReplicas`.
+
+    **Sources**: Istio DestinationRule reference (`ConnectionPoolSettings`,
+    defaults 2^32-1); Envoy `circuit_breaker.proto` (`max_connections`,
+    `max_pending_requests`, `max_requests`: "If not specified, the default is
+    1024"); Contour annotations reference ("Contour specific Service
+    annotations": max-connections, max-pending-requests and max-requests
+    default to 1024); Envoy Gateway "Circuit Breakers"
+    task (`BackendTrafficPolicy`); ingress-nginx `configmap.md`
+    (`max-worker-connections` 16384); Kubernetes HPA controller
+    (`pkg/controller/podautoscaler/horizontal.go`, `TooManyReplicas`).
     """
     behind = workloads(snap, target)
     replicas = _replicas(snap, target, behind)
@@ -635,7 +661,7 @@ def connection_pool_exhausted(snap: Snapshot, target: ServiceTarget) -> Iterator
         if limit.cap < MIN_CONCURRENCY:
             yield _pool_draft(target, limit, replicas)
     for workload in behind:
-        for hpa in _autoscalers(snap, workload):
+        for hpa in autoscalers(snap, workload):
             limited = condition(hpa, "ScalingLimited") or {}
             at_max = int(hpa.status.get("currentReplicas") or 0) >= int(
                 hpa.spec.get("maxReplicas") or 0
@@ -746,6 +772,13 @@ def upstream_timeout(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     app's limit, or lower the app's limit and make slow endpoints
     asynchronous. Proxy access logs (`$upstream_response_time` near the
     timeout) confirm it.
+
+    **Sources**: ingress-nginx `configmap.md` (`proxy-read-timeout` 60,
+    `proxy-send-timeout` 60, `proxy-connect-timeout` 5) and `annotations.md`
+    ("Custom timeouts", unitless seconds); Istio VirtualService reference
+    (`HTTPRoute.timeout`, disabled by default); gunicorn `config.py`
+    (`Timeout`, default 30; 0 disables it); nginx `ngx_http_upstream_module`
+    (504 on "upstream timed out").
     """
     proxies = _read_timeouts(snap, target)
     if not proxies:
@@ -907,6 +940,12 @@ def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator
     every path of the Ingress, so backends that speak different protocols
     need separate Ingresses. A port declared only by its number is reported
     as a warning: name the port (or set `appProtocol`) to make it explicit.
+
+    **Sources**: ingress-nginx `annotations.md` ("Backend Protocol"; NGINX
+    uses HTTP by default); Kubernetes "Service" concepts (`appProtocol`:
+    IANA names or `kubernetes.io/h2c`, `kubernetes.io/ws`,
+    `kubernetes.io/wss`); Istio "Protocol Selection" (port name
+    `<protocol>[-<suffix>]`).
     """
     for route in nginx_routes(snap, target.service):
         ingress = route.ingress

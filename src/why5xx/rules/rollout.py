@@ -4,14 +4,13 @@ no ready pod at all."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from why5xx.kube import parse_time
+from why5xx.kube import parse_time, scaled_value
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers, workloads
@@ -26,6 +25,9 @@ DEFAULT_GRACE = 30
 # Envoy's EDS to drop the endpoint.
 PROPOSED_SLEEP = 10
 _REVISION = "deployment.kubernetes.io/revision"
+# How long after the controller replaced pods a missing drain is still worth
+# mentioning as the likely cause of today's 5xx.
+RECENT = timedelta(minutes=30)
 # A rolling update that keeps every old pod until a new one is available.
 _SAFE_STRATEGY: Mapping[str, Any] = {
     "spec": {
@@ -84,14 +86,24 @@ class Rollout:
     # A terminating pod the kubelet found refusing connections: the app
     # stopped listening while proxies could still route to it.
     refusing: bool
+    # Pods leaving now, or the controller replacing them in the last
+    # RECENT: what makes a risk worth mentioning today.
+    recent: bool
 
 
-def _events(snap: Snapshot, workload: Obj) -> list[str]:
+def _events(snap: Snapshot, workload: Obj) -> list[Event]:
+    """The controller replacing or removing pods: the deployment
+    controller's ScalingReplicaSet, the StatefulSet and DaemonSet
+    controllers' SuccessfulDelete."""
     return [
-        f"{e.message} ({e.last:%Y-%m-%d %H:%M:%S}Z)" if e.last else e.message
+        e
         for e in snap.events_for(workload.kind, workload.namespace, workload.name)
-        if e.reason in ("ScalingReplicaSet", "SuccessfulDelete", "SuccessfulCreate")
+        if e.reason in ("ScalingReplicaSet", "SuccessfulDelete")
     ]
+
+
+def _when(event: Event) -> str:
+    return f"{event.message} ({event.last:%Y-%m-%d %H:%M:%S}Z)" if event.last else event.message
 
 
 def _refused(snap: Snapshot, pod: Obj) -> Event | None:
@@ -159,11 +171,11 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
             Evidence(
                 object=workload.ref,
                 field="events",
-                observed=events[-1],
-                source=workload.source,
+                observed=_when(events[-1]),
+                source=events[-1].source,
             )
         )
-        notes.append(f"the controller last reported: {events[-1]}")
+        notes.append(f"the controller last reported: {_when(events[-1])}")
     revision = workload.annotations.get(_REVISION)
     if workload.kind == "Deployment" and revision and revision.isdigit() and int(revision) > 1:
         replica_sets = snap.owned(workload, "ReplicaSet")
@@ -177,9 +189,10 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
         )
         notes.append(f"it is at revision {revision}")
     status = workload.status
-    if status.get("currentRevision") and status.get("currentRevision") != status.get(
+    updating = bool(status.get("currentRevision")) and status.get("currentRevision") != status.get(
         "updateRevision"
-    ):
+    )
+    if updating:
         evidence.append(
             Evidence(
                 object=workload.ref,
@@ -192,7 +205,15 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
         notes.append("an update is rolling out")
     if not evidence:
         return None
-    return Rollout(evidence=tuple(evidence), summary="; ".join(notes), refusing=bool(refused))
+    recent = bool(terminating or leaving or updating) or any(
+        e.last is not None and e.last >= snap.now - RECENT for e in events
+    )
+    return Rollout(
+        evidence=tuple(evidence),
+        summary="; ".join(notes),
+        refusing=bool(refused),
+        recent=recent,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,7 +225,7 @@ class Problem:
     merge: Mapping[str, Any] | None = None  # or a merge patch
 
 
-def _grace(spec: Mapping[str, Any]) -> int:
+def grace_period(spec: Mapping[str, Any]) -> int:
     value = spec.get("terminationGracePeriodSeconds")
     return DEFAULT_GRACE if value is None else int(value)
 
@@ -274,17 +295,7 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
     return []
 
 
-def _resolve(value: Any, replicas: int, round_up: bool) -> int:
-    """An intOrString of a rolling update, as the deployment controller
-    resolves it (maxSurge rounds up, maxUnavailable down)."""
-    text = str(value)
-    if text.endswith("%"):
-        share = replicas * float(text[:-1]) / 100
-        return math.ceil(share) if round_up else math.floor(share)
-    return int(text)
-
-
-def _strategy_problem(workload: Obj) -> Problem | None:
+def strategy_problem(workload: Obj) -> Problem | None:
     if workload.kind != "Deployment":
         return None
     replicas = int(workload.spec.get("replicas", 1) or 0)
@@ -304,7 +315,7 @@ def _strategy_problem(workload: Obj) -> Problem | None:
             merge=_SAFE_STRATEGY,
         )
     rolling = strategy.get("rollingUpdate") or {}
-    unavailable = _resolve(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    unavailable = scaled_value(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
     if replicas and unavailable >= replicas:
         return Problem(
             text=(
@@ -381,7 +392,7 @@ def _fix(workload: Obj, problems: Sequence[Problem], native: bool) -> Fix:
     )
 
 
-@rule(cause="rollout-no-prestop", inputs=("Service", "Pod"))
+@rule(cause="rollout-no-prestop", inputs=("Service", "Pod"), severity=Severity.WARNING)
 def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """Pods behind the Service stop serving before the proxies stop sending them traffic.
 
@@ -419,11 +430,24 @@ def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
     uses up, or a terminating pod the kubelet already finds refusing
     connections (`Readiness probe failed: ... connect: connection refused`
     after its deletion began). Otherwise (no preStop, no readiness probe)
-    it is information: a risk at every rollout, not proof of today's 5xx.
+    it is information while pods are being replaced (terminating now, or
+    replaced in the last 30 minutes), and nothing at all for a workload
+    whose last rollout is older: a risk at every rollout, not proof of
+    today's 5xx.
 
     **Fix**: a preStop sleep of 5-15 s (the patch uses 10), a grace period
     longer than the sleep plus the app's drain, `maxUnavailable: 0` with a
     surge, and a readiness probe.
+
+    **Sources**: Kubernetes "Pod Lifecycle", Termination of Pods (default
+    grace 30 s; terminating endpoints are not ready; the 2 s extension);
+    "Container Lifecycle Hooks" (the grace period covers the hook and the
+    stop); KEP-3960 "Pod lifecycle sleep action" (alpha 1.29, beta 1.30,
+    stable 1.34) and KEP-4818 (a zero sleep, stable 1.34); "Deployments"
+    (`maxUnavailable` default 25% rounded down, `maxSurge` 25% rounded up,
+    `minReadySeconds` default 0); nginx "Controlling nginx" (TERM, INT: fast
+    shutdown; QUIT: graceful shutdown); kubernetes/ingress-nginx#3639,
+    #7097 (502s during rolling updates without a preStop sleep).
     """
     servings = serving_containers(snap, target)
     native = _native_sleep(snap)
@@ -432,13 +456,16 @@ def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
         if rollout is None:
             continue
         mine = [s for s in servings if s.owner is workload]
-        grace = _grace(pod_template_spec(workload))
+        grace = grace_period(pod_template_spec(workload))
         problems = [p for s in mine for p in _container_problems(workload, s, grace, native)]
-        problems += [p for p in (_strategy_problem(workload), _readiness_gap(workload, mine)) if p]
+        problems += [p for p in (strategy_problem(workload), _readiness_gap(workload, mine)) if p]
         if not problems:
             continue
-        # Without a failure that is certain or seen, the finding is a risk, not a verdict.
+        # Without a failure that is certain or seen, the finding is a risk, not
+        # a verdict, and only worth a word while pods are being replaced.
         evident = rollout.refusing or any(p.certain for p in problems)
+        if not evident and not rollout.recent:
+            continue
         yield Draft(
             subject=workload.ref,
             title=(
@@ -457,10 +484,7 @@ def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
                 f"kubectl rollout history -n {workload.namespace} {kubectl.resource(workload)}",
                 kubectl.events(workload),
                 kubectl.endpoint_slices(target.service),
-                kubectl.get_yaml(
-                    workload,
-                    "{range .spec.template.spec.containers[*]}{.name}: {.lifecycle}{'\\n'}{end}",
-                ),
+                kubectl.get_yaml(workload, "{.spec.template.spec.containers[*].lifecycle}"),
             ),
             fix=_fix(workload, problems, native),
             severity=None if evident else Severity.INFO,

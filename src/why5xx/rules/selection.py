@@ -14,7 +14,7 @@ from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, selected_workloads
+from why5xx.views import ServiceTarget, autoscalers, selected_workloads
 
 # Labels the platform adds to every pod; a near miss on them means nothing.
 _GENERATED_LABELS = frozenset(
@@ -331,15 +331,6 @@ def _previous_replicas(snap: Snapshot, workload: Obj) -> int | None:
     return None
 
 
-def _autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
-    return [
-        hpa
-        for hpa in snap.list("HorizontalPodAutoscaler", workload.namespace)
-        if (hpa.spec.get("scaleTargetRef") or {}).get("name") == workload.name
-        and (hpa.spec.get("scaleTargetRef") or {}).get("kind") == workload.kind
-    ]
-
-
 @rule(cause="scaled-to-zero", inputs=("Service",))
 def scaled_to_zero(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The workload behind the Service runs zero replicas.
@@ -363,7 +354,7 @@ def scaled_to_zero(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
             continue
         if workload.spec.get("replicas", 1) != 0:
             continue
-        hpas = _autoscalers(snap, workload)
+        hpas = autoscalers(snap, workload)
         previous = _previous_replicas(snap, workload)
         minimum = max((int(h.spec.get("minReplicas") or 1) for h in hpas), default=0)
         restore = max(previous or 0, minimum) or 2
