@@ -48,10 +48,13 @@ test: test-deps lint
 
 docs: $(STAMP)
 	$(BIN)/python -m why5xx.docs docs/rules
+	$(BIN)/python -m why5xx.lint.docs docs/lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/logs_bench.py
+	$(BIN)/python bench/live_bench.py
+	$(BIN)/python bench/lint_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -45,25 +45,97 @@ YAML_FILE = "cluster.yaml"
 JSON_DIR = "json"
 MANIFEST = "manifest.json"
 # Bump when the generated content changes, so run.py regenerates stale output.
-VERSION = 3
+VERSION = 4
 
 Raw = dict[str, Any]
 
-_TEAMS = (
-    "shop payments search identity catalog checkout billing ledger fraud inventory "
-    "shipping orders notify media recs analytics gateway auth profile reviews "
-    "pricing promo loyalty support chat mail sms push geo maps"
-).split()
-_NOUNS = (
-    "api web worker frontend backend cache proxy indexer scheduler ingest export "
-    "importer renderer resizer tracker router broker relay aggregator collector "
-    "reporter monitor syncer sweeper notifier uploader gateway adapter bridge "
-    "resolver validator planner matcher scorer ranker"
-).split()
-_ADJ = (
-    "core edge public internal batch stream realtime legacy admin partner mobile "
-    "grpc graphql rest events ml"
-).split()
+_TEAMS = [
+    "shop",
+    "payments",
+    "search",
+    "identity",
+    "catalog",
+    "checkout",
+    "billing",
+    "ledger",
+    "fraud",
+    "inventory",
+    "shipping",
+    "orders",
+    "notify",
+    "media",
+    "recs",
+    "analytics",
+    "gateway",
+    "auth",
+    "profile",
+    "reviews",
+    "pricing",
+    "promo",
+    "loyalty",
+    "support",
+    "chat",
+    "mail",
+    "sms",
+    "push",
+    "geo",
+    "maps",
+]
+_NOUNS = [
+    "api",
+    "web",
+    "worker",
+    "frontend",
+    "backend",
+    "cache",
+    "proxy",
+    "indexer",
+    "scheduler",
+    "ingest",
+    "export",
+    "importer",
+    "renderer",
+    "resizer",
+    "tracker",
+    "router",
+    "broker",
+    "relay",
+    "aggregator",
+    "collector",
+    "reporter",
+    "monitor",
+    "syncer",
+    "sweeper",
+    "notifier",
+    "uploader",
+    "gateway",
+    "adapter",
+    "bridge",
+    "resolver",
+    "validator",
+    "planner",
+    "matcher",
+    "scorer",
+    "ranker",
+]
+_ADJ = [
+    "core",
+    "edge",
+    "public",
+    "internal",
+    "batch",
+    "stream",
+    "realtime",
+    "legacy",
+    "admin",
+    "partner",
+    "mobile",
+    "grpc",
+    "graphql",
+    "rest",
+    "events",
+    "ml",
+]
 _HASH = "bcdfghjklmnpqrstvwxz2456789"
 _REGISTRY = ("registry.example.com", "ghcr.io/acme", "123456789012.dkr.ecr.eu-west-1.amazonaws.com")
 
@@ -108,6 +180,20 @@ class Workload:
     pods: list[Raw] = field(default_factory=list)
 
 
+# The injected fault -> the cause a verdict should name.
+_EXPECTED = {
+    "": "healthy",
+    "selector-mismatch": "selector-mismatch",
+    "no-workload": "no-matching-workload",
+    "scaled-to-zero": "scaled-to-zero",
+    "crash-loop": "crash-loop",
+    "oom": "oom-killed",
+    "image-pull": "image-pull",
+    "pending": "pods-pending",
+    "readiness": "readiness-probe-failing",
+}
+
+
 class Cluster:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -118,6 +204,8 @@ class Cluster:
         # Services whose selector misses their pods by one label: the target
         # diagnosed alone (the rule with the most lookups per target).
         self.mismatches: list[dict[str, str]] = []
+        # The cause each Service's verdict should name ("Service/ns/name" -> cause).
+        self.expected: dict[str, str] = {}
 
     # --- small helpers ----------------------------------------------------
 
@@ -298,7 +386,8 @@ class Cluster:
                     port=self.rng.choice((8080, 8080, 8080, 3000, 9000, 5000)),
                     image=(
                         f"{self.rng.choice(_REGISTRY)}/{ns.split('-')[0]}/{name}:"
-                        f"{self.rng.randint(1, 9)}.{self.rng.randint(0, 40)}.{self.rng.randint(0, 9)}"
+                        f"{self.rng.randint(1, 9)}.{self.rng.randint(0, 40)}."
+                        f"{self.rng.randint(0, 9)}"
                     ),
                     created=self.ago(1e6, 8e6),
                 )
@@ -312,6 +401,7 @@ class Cluster:
                         selector["app"] = f"{name}-v2"
                 if fault == "selector-mismatch":
                     self.mismatches.append({"namespace": ns, "name": name})
+                self.expected[f"Service/{ns}/{name}"] = _EXPECTED[fault]
                 if fault == "no-workload":
                     selector = {"app": f"legacy-{name}"}
                 if fault != "no-workload":
@@ -377,7 +467,8 @@ class Cluster:
                 },
                 {
                     "name": "JAVA_OPTS",
-                    "value": "-XX:+UseContainerSupport -XX:MaxRAMPercentage=75.0 -Dfile.encoding=UTF-8",
+                    "value": "-XX:+UseContainerSupport -XX:MaxRAMPercentage=75.0 "
+                    "-Dfile.encoding=UTF-8",
                 },
             ]
             if workload.fault == "pending":
@@ -1060,7 +1151,7 @@ class Cluster:
             for index in range(self.rng.randint(2, 6)):
                 backends = self.rng.sample(plans, k=min(len(plans), self.rng.randint(1, 4)))
                 host = f"{ns}-{index}.example.com"
-                paths = [
+                paths: list[Raw] = [
                     {
                         "backend": {
                             "service": {"name": plan["name"], "port": {"number": 80}},
@@ -1179,7 +1270,8 @@ class Cluster:
                 yield self.event(
                     ref,
                     "ScalingReplicaSet",
-                    f"Scaled up replica set {workload.name}-{workload.rs_hash} to {workload.replicas}",
+                    f"Scaled up replica set {workload.name}-{workload.rs_hash} "
+                    f"to {workload.replicas}",
                     component="deployment-controller",
                     first=first,
                 )
@@ -1416,7 +1508,8 @@ _RESOLVES = re.compile(
     | [-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
     | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
     | [0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
-    | \d{4}-\d\d?-\d\d?(?:(?:[Tt]|[ \t]+)\d\d?:\d\d:\d\d(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?
+    | \d{4}-\d\d?-\d\d?
+      (?:(?:[Tt]|[ \t]+)\d\d?:\d\d:\d\d(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?
     | <<
     )$""",
     re.VERBOSE,
@@ -1578,6 +1671,7 @@ def generate(out: Path, seed: int = SEED) -> dict[str, Any]:
         "yaml_bytes": (out / YAML_FILE).stat().st_size,
         "json_bytes": sum(p.stat().st_size for p in json_dir.glob("*.json")),
         "one_service": cluster.mismatches[0],
+        "expected": cluster.expected,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

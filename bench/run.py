@@ -54,12 +54,15 @@ class Measure:
     seconds: float  # median wall time
     runs: list[float]
     peak_rss_mb: float  # the largest of the runs
+    cpu_seconds: float = 0.0  # median user + system time (the parse worker's included)
     goal: float | None = None
     note: str = ""
 
 
-def _run(argv: list[str], env: dict[str, str], stdout: Path | None = None) -> tuple[float, float]:
-    """Wall time and peak RSS (MB) of one process."""
+def _run(
+    argv: list[str], env: dict[str, str], stdout: Path | None = None
+) -> tuple[float, float, float]:
+    """Wall time, peak RSS (MB) and CPU time of one process (with its children)."""
     sink = stdout.open("wb") if stdout else subprocess.DEVNULL
     try:
         start = time.perf_counter()
@@ -74,7 +77,7 @@ def _run(argv: list[str], env: dict[str, str], stdout: Path | None = None) -> tu
     # why5xx exits 1 when it found a cause: that is a result, not a failure.
     if process.returncode not in (0, 1):
         raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(
@@ -90,18 +93,21 @@ def measure(
 ) -> Measure:
     times: list[float] = []
     peaks: list[float] = []
+    cpus: list[float] = []
     for _ in range(runs):
         if before_each is not None:
             _run(before_each, env)
-        elapsed, peak = _run(argv, env)
+        elapsed, peak, cpu = _run(argv, env)
         times.append(elapsed)
         peaks.append(peak)
+        cpus.append(cpu)
     result = Measure(
         name=name,
         group=group,
         seconds=statistics.median(times),
         runs=[round(t, 3) for t in times],
         peak_rss_mb=round(max(peaks), 1),
+        cpu_seconds=round(statistics.median(cpus), 2),
         goal=goal,
         note=note,
     )
@@ -150,12 +156,60 @@ print(len(text.encode()) / (time.perf_counter() - start))
 """
 
 
+# Where one whole-bundle diagnosis spends its time, and which rules cost most.
+_PHASES = """
+import json, sys, time
+start = time.perf_counter()
+from dataclasses import replace
+from why5xx.engine import diagnose_all
+from why5xx.report import text
+from why5xx.rules import RULES
+from why5xx.sources.bundle import load_bundle
+from rich.console import Console
+phases = {"import": time.perf_counter() - start}
+mark = time.perf_counter()
+bundle = load_bundle(sys.argv[1:])
+phases["load"] = time.perf_counter() - mark
+mark = time.perf_counter()
+snap = bundle.snapshot()
+phases["snapshot"] = time.perf_counter() - mark
+spent = {}
+def timed(rule):
+    def check(snap, subject):
+        mark = time.perf_counter()
+        try:
+            return list(rule.check(snap, subject))
+        finally:
+            spent[rule.cause] = spent.get(rule.cause, 0.0) + time.perf_counter() - mark
+    return replace(rule, check=check)
+mark = time.perf_counter()
+reports = diagnose_all(snap, None, [timed(rule) for rule in RULES])
+phases["rules"] = time.perf_counter() - mark
+mark = time.perf_counter()
+with open("/dev/null", "w") as sink:
+    Console(file=sink, no_color=True, soft_wrap=True).print(text.render_summary(reports))
+phases["render"] = time.perf_counter() - mark
+top = sorted(spent.items(), key=lambda item: -item[1])[:5]
+print(json.dumps({"phases": phases, "rules": dict(top)}))
+"""
+
+
+def _phases(label: str, paths: list[str], env: dict[str, str]) -> dict[str, Any]:
+    out = OUT / f"phases-{label}.json"
+    _run(_python(_PHASES, *paths), env, out)
+    found: dict[str, Any] = json.loads(out.read_text())
+    phases = "  ".join(f"{k} {v:.2f}" for k, v in found["phases"].items())
+    rules = ", ".join(f"{k} {v:.2f}" for k, v in found["rules"].items())
+    print(f"  {label:22} {phases}\n  {'':22} costliest rules: {rules}")
+    return found
+
+
 def _python(code: str, *args: str) -> list[str]:
     return [PYTHON, "-c", code, *args]
 
 
 def _print_header() -> None:
-    print(f"{'':44} {'median s':>9} {'peak RSS MB':>12}  {'goal':>6}  runs")
+    print(f"{'':44} {'median s':>9} {'cpu s':>6} {'peak RSS MB':>12}  {'goal':>6}  runs")
 
 
 def _print_row(m: Measure) -> None:
@@ -163,7 +217,10 @@ def _print_row(m: Measure) -> None:
     if m.goal is not None:
         goal = ("ok " if m.seconds < m.goal else "MISS") + f"<{m.goal:g}"
     runs = " ".join(f"{t:.2f}" for t in m.runs)
-    print(f"{m.name:44} {m.seconds:9.2f} {m.peak_rss_mb:12.0f}  {goal:>6}  {runs}  {m.note}")
+    print(
+        f"{m.name:44} {m.seconds:9.2f} {m.cpu_seconds:6.2f} {m.peak_rss_mb:12.0f}  {goal:>6}  "
+        f"{runs}  {m.note}"
+    )
     sys.stdout.flush()
 
 
@@ -191,6 +248,25 @@ def _normalised(path: Path) -> Any:
         return value
 
     return strip(json.loads(path.read_bytes()))
+
+
+def _accuracy(expected: dict[str, str], report: Any) -> dict[str, Any]:
+    """Per injected cause: how many verdicts name it, and what the others say."""
+    out: dict[str, Any] = {}
+    for each in report["reports"]:
+        target = each["target"]
+        key = f"{target['kind']}/{target['namespace']}/{target['name']}"
+        if key not in expected:
+            continue
+        want = expected[key]
+        got = each.get("verdict") or ("healthy" if each["status"] == "healthy" else each["status"])
+        row = out.setdefault(want, {"total": 0, "right": 0, "wrong": {}})
+        row["total"] += 1
+        if got == want:
+            row["right"] += 1
+        else:
+            row["wrong"][got] = row["wrong"].get(got, 0) + 1
+    return dict(sorted(out.items(), key=lambda item: -item[1]["total"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{counts['Event']:,} events, {sum(counts.values()):,} objects; "
         f"YAML {yaml_mb:.0f} MB (one List), JSON {json_mb:.0f} MB ({len(json_files)} files)"
     )
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; runs: {runs}\n")
+    load = os.getloadavg()[0]
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; runs: {runs}; "
+        f"load average {load:.1f}"
+        + ("  (busy: other work skews these numbers)" if load > 0.5 else "")
+        + "\n"
+    )
     _print_header()
 
     results: list[Measure] = []
@@ -253,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     pyyaml_out = OUT / "pyyaml.txt"
-    _, pyyaml_peak = _run(
+    _, pyyaml_peak, _ = _run(
         _python(_PYYAML_SLICE, str(yaml_file), str(PYYAML_SLICE)), env, pyyaml_out
     )
     rate = float(pyyaml_out.read_text())
@@ -354,6 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         _run([*why5xx, *whole, *bundle, "-o", "json"], env, path)
         reports[label] = _normalised(path)
     same = reports["json"] == reports["yaml"]
+    accuracy = _accuracy(manifest.get("expected") or {}, reports["json"])
+
+    print("\nwhere a whole-bundle diagnosis spends its time (s, one run, in process):")
+    phases = {
+        "json": _phases("JSON", json_files, env),
+        "yaml-cached": _phases("YAML, cached", [str(yaml_file)], env),
+    }
 
     by_name = {m.name: m for m in results}
     floor = by_name["floor: read + orjson.loads (JSON)"].seconds
@@ -370,15 +459,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  YAML parsed / cached:                                   {parsed / cached:.1f}x")
     print(f"\nJSON and YAML bundles give the same verdicts: {'yes' if same else 'NO'}")
+    print("verdicts against the injected faults (not a goal of this benchmark; for the rules):")
+    for cause, row in accuracy.items():
+        wrong = ", ".join(f"{n} {got}" for got, n in row["wrong"].items())
+        instead = f"  instead: {wrong}" if wrong else ""
+        print(f"  {cause:26} {row['right']:5}/{row['total']:<5}{instead}")
 
     summary = {
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": [load, os.getloadavg()[0]],  # before, after
+        },
         "cluster": counts,
         "bytes": {"yaml": manifest["yaml_bytes"], "json": manifest["json_bytes"]},
         "one_service": one,
         "goals": {"whole": WHOLE_GOAL, "one": ONE_GOAL},
         "floor_seconds": floor,
         "same_verdicts": same,
+        "verdicts_vs_injected": accuracy,
+        "phases": phases,
         "results": [asdict(m) for m in results],
     }
     (OUT / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

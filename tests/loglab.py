@@ -198,6 +198,16 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError("proxy did not start listening in time")
 
 
+def wait_for(path: Path, text: str) -> None:
+    """Until `text` appears in the file (a proxy's log), for START_TIMEOUT at most."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{text!r} did not appear in {path}")
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -215,6 +225,18 @@ NGINX_LOG_FORMAT = (
     '"$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] '
     "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "
     "$upstream_response_time $upstream_status $req_id"
+)
+
+
+# The configmap docs' JSON example with the upstream fields users add
+# (kubernetes/ingress-nginx#3639), under `log-format-escape-json`.
+NGINX_JSON_FORMAT = (
+    '{"time": "$time_iso8601", "remote_addr": "$remote_addr", "request_id": "$req_id", '
+    '"bytes_sent": $bytes_sent, "request_time": $request_time, "status": $status, '
+    '"vhost": "$host", "path": "$uri", "method": "$request_method", '
+    '"upstream_addr": "$upstream_addr", "upstream_status": "$upstream_status", '
+    '"upstream_response_time": "$upstream_response_time", '
+    '"proxy_upstream_name": "$proxy_upstream_name"}'
 )
 
 
@@ -251,6 +273,8 @@ def nginx(directory: Path, routes: dict[str, tuple[list[str], str]]) -> Iterator
         '  map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }\n'
         f"  log_format upstreaminfo '{NGINX_LOG_FORMAT}';\n"
         f"  access_log {directory}/access.log upstreaminfo;\n"
+        f"  log_format upstreamjson escape=json '{NGINX_JSON_FORMAT}';\n"
+        f"  access_log {directory}/access.json upstreamjson;\n"
         # ingress-nginx's defaults, with timeouts shortened so tests stay fast.
         "  proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;\n"
         "  proxy_buffer_size 4k; proxy_next_upstream error timeout; proxy_next_upstream_tries 3;\n"

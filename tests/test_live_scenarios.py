@@ -1,7 +1,13 @@
-"""Every scenario twice: from its bundle, and live through the fake API
-server serving the same objects. The two JSON reports must be identical,
-except where evidence names its source (`bundle:<file>` or
-`live:<context>`): that one field is normalised, nothing else."""
+"""Every scenario (and example) twice: from its bundle, and live through
+the fake API server serving the same objects, with its proxy logs either
+way. The two JSON reports must be identical, except where evidence names
+its source (`bundle:<file>` or `live:<context>`): that one field is
+normalised, nothing else.
+
+The fake serves only the kinds the bundle holds (`served="recorded"`): a
+bundle without NetworkPolicies says nothing about them, and neither does a
+cluster that does not serve that API, so rules needing them are skipped
+alike."""
 
 from __future__ import annotations
 
@@ -12,13 +18,13 @@ import orjson
 import pytest
 
 from fakeapi.fixtures import CONTEXT, StartCluster
-from scenario import Scenario, all_scenarios
-from why5xx.engine import Target, diagnose
-from why5xx.sources.bundle import load_bundle
+from why5xx.engine import Target
+from why5xx.scenarios import Scenario, all_scenarios, diagnose_scenario, read_bundle
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.sources.live import read_target
 
-SCENARIOS = all_scenarios(Path(__file__).parent / "scenarios")
+ROOT = Path(__file__).parent
+SCENARIOS = all_scenarios(ROOT / "scenarios") + all_scenarios(ROOT.parent / "examples")
 
 
 def normalised(report: dict[str, Any]) -> str:
@@ -39,15 +45,15 @@ def normalised(report: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_live_report_equals_bundle_report(scenario: Scenario, fake_cluster: StartCluster) -> None:
-    target = Target.parse(scenario.target, scenario.namespace)
-    from_bundle = diagnose(load_bundle(scenario.bundle).snapshot(), target).to_json()
+    target = Target.parse(scenario.truth.target, scenario.truth.namespace)
+    from_bundle = diagnose_scenario(scenario, read_bundle(scenario).snapshot()).to_json()
     cluster = fake_cluster([Path(p) for p in scenario.bundle], served="recorded")
     api = KubeApi(load_config(str(cluster.kubeconfig)))
     try:
         read = read_target(api, target)
     finally:
         api.close()
-    live = diagnose(read.snapshot, target).to_json()
+    live = diagnose_scenario(scenario, read.snapshot).to_json()
 
     assert normalised(live) == normalised(from_bundle)
     sources = {e.get("source") for f in live["findings"] for e in f["evidence"]}

@@ -136,6 +136,19 @@ def test_nginx_5xx_are_classified(
     assert next(u.count for u in found.upstreams if u.address == address) == count
 
 
+def test_nginx_json_log_says_the_same(nginx_run: Run, nginx_summary: LogSummary) -> None:
+    logs = [str(nginx_run.directory / name) for name in ("access.json", "error.log")]
+    summary = summarize_logs(logs)
+    assert summary.files[0].format == "nginx-json"
+    assert summary.files[0].unparsed == 0
+    assert summary.by_status == nginx_summary.by_status
+
+    def shape(s: LogSummary) -> set[tuple[str, str, int]]:
+        return {(c.cause, t, n) for c in s.causes for t, n in c.signals}
+
+    assert shape(summary) == shape(nginx_summary)
+
+
 def _rollout_bundle(directory: Path, run: Run) -> Path:
     """What `kubectl get -o yaml` showed during that rollout: the old pod
     (127.0.0.2) terminating, the new one (127.0.0.3) ready."""
@@ -180,7 +193,7 @@ def haproxy_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         backends["down"] = f"  server s1 {up['down'].address} check inter 100ms fall 1 rise 1\n"
         statuses: defaultdict[str, list[int]] = defaultdict(list)
         with loglab.haproxy(directory, backends) as proxy:
-            time.sleep(0.5)  # the health check marks the "down" server DOWN
+            loglab.wait_for(directory / "haproxy.log", "down/s1 is DOWN")  # the health check
             for _ in range(3):
                 for route in ("refused", "down", "reset", "huge"):
                     statuses[route].append(proxy.request("GET", f"/{route}"))

@@ -54,9 +54,6 @@ class Setting:
     field: str  # where in the container spec, e.g. `args` or `env[GUNICORN_CMD_ARGS]`
     text: str  # what a person reads as the source, e.g. `--keep-alive 2`
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppServer:

@@ -25,9 +25,20 @@ CAUSES: tuple[Cause, ...] = (
         signal="Ingress names no existing IngressClass / no controller picks it up",
     ),
     Cause(
+        id="route-not-attached",
+        http_status=(404, 503),
+        signal="HTTPRoute's parent Gateway is missing, did not accept it, or is not programmed",
+    ),
+    Cause(
         id="ingress-backend-missing",
         http_status=(503,),
-        signal="Ingress backend names a Service or port that does not exist",
+        signal="Ingress/HTTPRoute backend names a Service or port that does not exist",
+    ),
+    Cause(
+        id="mesh-destination-missing",
+        http_status=(503,),
+        signal="a VirtualService routes to a host or subset that does not exist, "
+        "or to a DestinationRule subset whose labels select no pod",
     ),
     Cause(
         id="no-matching-workload",
@@ -98,6 +109,17 @@ CAUSES: tuple[Cause, ...] = (
         signal="HTTPS/gRPC/HTTP2 backend spoken to as plain HTTP/1, or the reverse",
     ),
     Cause(
+        id="mtls-mismatch",
+        http_status=(503,),
+        signal="mesh mTLS mode and DestinationRule TLS disagree, or a client without a sidecar "
+        "calls a STRICT workload",
+    ),
+    Cause(
+        id="mesh-port-protocol",
+        http_status=(503,),
+        signal="Service port name/appProtocol declares another protocol than the app speaks",
+    ),
+    Cause(
         id="rollout-no-prestop",
         http_status=(502, 503),
         signal="5xx around rollouts: no preStop drain, grace period not longer than the sleep, "
@@ -117,6 +139,12 @@ CAUSES: tuple[Cause, ...] = (
         id="keepalive-race",
         http_status=(502,),
         signal="the upstream closes idle keep-alive connections before the proxy does",
+    ),
+    # Amplifies any of the above: the errors they cause eject every host.
+    Cause(
+        id="outlier-ejected",
+        http_status=(503,),
+        signal="outlier detection can eject every host on a few errors (Envoy UH)",
     ),
 )
 

@@ -15,13 +15,21 @@ from rich.console import Console, RenderableType
 
 from why5xx import __version__, docs
 from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all
+from why5xx.lint import config as lint_config
+from why5xx.lint import docs as lint_docs
+from why5xx.lint.checks import CHECKS
+from why5xx.lint.inputs import Input, read_files, read_live
+from why5xx.lint.manifests import Manifests
+from why5xx.lint.runner import lint
+from why5xx.logmodel import LogSummary
 from why5xx.model import Report, Status
 from why5xx.report import json as json_report
-from why5xx.report import logs_json, logs_text
+from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_json, logs_text
 from why5xx.report import text as text_report
 from why5xx.snapshot import Snapshot
 from why5xx.sources import decode, logs
 from why5xx.sources.bundle import load_bundle
+from why5xx.sources.logs.reader import LogFormat
 
 if TYPE_CHECKING:
     from why5xx.sources.kubeapi import ApiCall, KubeApi
@@ -92,6 +100,14 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
         metavar="PATH",
         help="offline input: files or directories of `kubectl get -o yaml|json`, or - for stdin",
     )
+    diag.add_argument(
+        "--logs",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="proxy logs (as for `why5xx logs`): their 5xx confirm and re-rank the causes",
+    )
+    diag.add_argument("--log-format", metavar="F", help="read the --logs as F (see `why5xx logs`)")
     diag.add_argument("-o", "--output", choices=("text", "json"), default="text")
     diag.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     diag.add_argument(
@@ -157,6 +173,41 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     logs_cmd.add_argument("-o", "--output", choices=("text", "json"), default="text")
     logs_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     logs_cmd.set_defaults(run=_logs)
+
+    lint_cmd = commands.add_parser(
+        "lint",
+        parents=[cluster],
+        help="find the 5xx in manifests before they ship (files, helm/kustomize output, --live)",
+        description="Check manifests for what makes a Service answer 502, 503 or 504: files "
+        "or directories of YAML/JSON, - for stdin (helm template, kustomize build), or --live "
+        "(docs/lint/README.md).",
+    )
+    lint_cmd.add_argument("paths", nargs="*", metavar="PATH", help="manifests, or - for stdin")
+    lint_cmd.add_argument("--live", action="store_true", help="lint what the cluster runs")
+    lint_cmd.add_argument(
+        "-n",
+        "--namespace",
+        help="--live: the namespace (default: the context's); files: the namespace of objects "
+        "that name none (default: default)",
+    )
+    lint_cmd.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="--live: every namespace"
+    )
+    lint_cmd.add_argument(
+        "-o", "--output", choices=("text", "json", "sarif", "github"), default="text"
+    )
+    lint_cmd.add_argument(
+        "--fail-on",
+        choices=tuple(lint_config.FAIL_ON),
+        help="exit 1 on a finding at or above this level (default: error, or .why5xx.yaml's)",
+    )
+    lint_cmd.add_argument(
+        "--config", metavar="FILE", help="default: .why5xx.yaml here or in a parent directory"
+    )
+    lint_cmd.add_argument("--list-checks", action="store_true", help="list the checks and exit")
+    lint_cmd.add_argument("--explain", metavar="CODE", help="print a check's documentation")
+    lint_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    lint_cmd.set_defaults(run=_lint)
     return parser
 
 
@@ -194,6 +245,8 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         snap, namespace = _live_snapshot(args, err)
     rendered: RenderableType | str
+    if args.all and args.logs:
+        raise InputError("--logs needs one target (e.g. service/checkout), not --all")
     if args.all:
         reports = diagnose_all(snap, None if args.all_namespaces else namespace)
         if not reports:
@@ -206,7 +259,8 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         try:
             target = Target.parse(args.target, namespace)
-            report = diagnose(snap, target)
+            evidence = _log_evidence(args, snap, target, err) if args.logs else None
+            report = diagnose(snap, target, logs=evidence)
         except (ValueError, TargetNotFound) as exc:
             raise InputError(str(exc)) from exc
         reports = [report]
@@ -253,7 +307,8 @@ def _live_snapshot(args: argparse.Namespace, err: Console) -> tuple[Snapshot, st
     with _cluster(args) as api:
         namespace = args.namespace or api.namespace
         if args.all:
-            read = live.read_namespace(api, None if args.all_namespaces else namespace)
+            scope = None if args.all_namespaces else namespace
+            read = live.read_namespace(api, scope, required="Service")
         else:
             try:
                 target = Target.parse(args.target, namespace)
@@ -306,23 +361,94 @@ def _explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+def _log_format(name: str | None) -> LogFormat | None:
     try:
-        fmt = logs.format_named(args.format) if args.format else None
+        return logs.format_named(name) if name else None
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    snap = _load_snapshot(args.bundle, err) if args.bundle else None
-    summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
+
+
+def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> None:
+    """Say which logs could not be (fully) read; stop when none could."""
     for file in summary.files:
         if file.error:
             err.print(f"why5xx: {file.path}: {file.error}", markup=False)
     if all(f.format == logs.UNKNOWN or (f.error and not f.lines) for f in summary.files):
-        raise InputError(f"no usable log in {', '.join(args.files)}")
+        raise InputError(f"no usable log in {', '.join(paths)}")
+
+
+def _log_evidence(
+    args: argparse.Namespace, snap: Snapshot, target: Target, err: Console
+) -> LogSummary:
+    services = logs.target_services(snap, target.kind, target.namespace, target.name)
+    fmt = _log_format(args.log_format)
+    summary = logs.summarize_for(args.logs, snap, services, fmt=fmt)
+    _check_logs(summary, args.logs, err)
+    return summary
+
+
+def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+    fmt = _log_format(args.format)
+    snap = _load_snapshot(args.bundle, err) if args.bundle else None
+    summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
+    _check_logs(summary, args.files, err)
     if args.output == "json":
         out.print(logs_json.render_summary(summary), markup=False, highlight=False)
     else:
         out.print(logs_text.render_summary(summary))
     return EXIT_FOUND if summary.total_5xx else EXIT_OK
+
+
+def _lint_input(args: argparse.Namespace, err: Console) -> tuple[Input, str]:
+    if args.live == bool(args.paths):
+        raise InputError("name files or directories of manifests (- for stdin), or --live")
+    if not args.live:
+        return read_files(args.paths), args.namespace or "default"
+    with _cluster(args) as api:
+        namespace = args.namespace or api.namespace
+        read = read_live(api, None if args.all_namespaces else namespace)
+    if args.verbose:
+        _print_calls(read.calls, sum(c.seconds for c in read.calls), err)
+    return read, namespace
+
+
+def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        if args.list_checks or args.explain:
+            text = lint_docs.check_list() + "\n"
+            if args.explain:
+                text = lint_docs.check_page(lint_docs.find_check(args.explain))
+            out.print(text, markup=False, highlight=False, emoji=False, end="")
+            return EXIT_OK
+        found = Path(args.config) if args.config else lint_config.find_config(Path.cwd())
+        config = lint_config.load_config(found, CHECKS) if found else lint_config.Config()
+    except (lint_docs.UnknownCheck, lint_config.ConfigError) as exc:
+        raise InputError(str(exc)) from exc
+    read, namespace = _lint_input(args, err)
+    problems = [str(p) for p in (*read.errors, *read.notes)]
+    if not read.objects:
+        where = ", ".join(args.paths) or "the cluster"
+        raise InputError(f"nothing to lint in {where}" + "".join(f"; {p}" for p in problems))
+    for problem in problems:
+        err.print(f"why5xx: {problem}", markup=False)
+    report = lint(Manifests(read.objects, namespace=namespace), config=config)
+    for note in (*report.notes, *report.errors):
+        err.print(f"why5xx: {note}", markup=False)
+    rendered: RenderableType | str = lint_github.render(report)
+    if args.output == "text":
+        rendered = lint_text.render(report)
+    elif args.output == "json":
+        rendered = lint_json.render(report)
+    elif args.output == "sarif":
+        rendered = lint_sarif.render(report, CHECKS, version=__version__)
+    if not isinstance(rendered, str):
+        out.print(rendered)
+    elif rendered:  # no annotations: print nothing at all
+        out.print(rendered, markup=False, highlight=False, emoji=False)
+    if read.errors or report.errors:
+        return EXIT_INPUT
+    threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
+    return EXIT_FOUND if report.fails(threshold) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from why5xx.causes import BY_ID, RANK
@@ -27,12 +27,10 @@ GENERATED = (
     "edit the rule's docstring, not this file. -->\n\n"
 )
 
-# What each scope diagnoses, as a user types it.
-_SCOPE_TARGETS = {
-    Scope.SERVICE: "each Service: `diagnose service/NAME`, `--all`, and every backend of "
-    "`diagnose ingress/NAME`",
-    Scope.INGRESS: "each Ingress: `diagnose ingress/NAME`",
-}
+_SERVICE_TARGETS = (
+    "each Service: `diagnose service/NAME`, `--all`, and every backend of "
+    "`diagnose ingress/NAME` and `diagnose httproute/NAME`"
+)
 
 
 class UnknownCause(LookupError):
@@ -52,6 +50,24 @@ def find_rule(cause: str, rules: Sequence[Rule] = RULES) -> Rule:
     close = difflib.get_close_matches(cause, list(by_cause), n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise UnknownCause(f"no rule for cause {cause!r}{hint} (`why5xx rules` lists them)")
+
+
+def _diagnoses(rule: Rule) -> str:
+    """What the rule diagnoses, as a user types it."""
+    if rule.scope is Scope.SERVICE:
+        return _SERVICE_TARGETS
+    kinds = rule.subjects
+    commands = ", ".join(f"`diagnose {kind.lower()}/NAME`" for kind in kinds)
+    return f"each {' and '.join(kinds)}: {commands}"
+
+
+def _reads(rule: Rule) -> str:
+    """The kinds the rule reads, and those whose absence skips it."""
+    which = "one of these kinds" if rule.needs == rule.inputs else " or ".join(rule.needs)
+    return (
+        f"{', '.join(rule.inputs)} (when the input holds no object of {which}, the rule is "
+        "skipped and the report says so)"
+    )
 
 
 def _codes(rule: Rule) -> str:
@@ -74,17 +90,12 @@ def rule_page(rule: Rule) -> str:
     note, so the CLI prints it as is)."""
     body = rule.doc.partition("\n")[2]
     name, path = _source(rule)
-    inputs = ", ".join(rule.inputs)
     rows = [
         ("Cause id", f"`{rule.cause}`"),
         ("Typical HTTP status", _codes(rule)),
         ("Default severity", rule.severity.value),
-        ("Diagnoses", _SCOPE_TARGETS[rule.scope]),
-        (
-            "Reads",
-            f"{inputs} (when the input holds no object of one of these kinds, the rule is "
-            "skipped and the report says so)",
-        ),
+        ("Diagnoses", _diagnoses(rule)),
+        ("Reads", _reads(rule)),
         ("Signal", _cell(BY_ID[rule.cause].signal)),
         ("Source", f"[`{name}`](../../{path})"),
     ]
@@ -124,7 +135,12 @@ def rule_list(rules: Sequence[Rule] = RULES) -> str:
     lines = [header] + [
         (r.cause, _codes(r), r.severity.value, r.scope.value, r.summary) for r in ordered(rules)
     ]
-    widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
+    return columns(lines)
+
+
+def columns(lines: Sequence[Sequence[str]]) -> str:
+    """Plain rows with every column but the last padded to its widest cell."""
+    widths = [max(len(line[column]) for line in lines) for column in range(len(lines[0]) - 1)]
     return "\n".join(
         "  ".join([*(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)), line[-1]])
         for line in lines
@@ -134,8 +150,13 @@ def rule_list(rules: Sequence[Rule] = RULES) -> str:
 def write_docs(directory: Path, rules: Sequence[Rule] = RULES) -> None:
     """Write the generated files to `directory`, rewriting only those that
     changed and removing pages of rules that no longer exist."""
+    write_files(directory, render_docs(rules))
+
+
+def write_files(directory: Path, files: Mapping[str, str]) -> None:
+    """Make `directory` hold exactly the Markdown `files` (by name),
+    rewriting only those that changed."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = render_docs(rules)
     for stale in directory.glob("*.md"):
         if stale.name not in files:
             stale.unlink()

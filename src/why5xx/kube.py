@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import math
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +57,18 @@ def format_duration(seconds: float) -> str:
     return f"{hours // 24}d"
 
 
+def scaled_value(value: object, total: int, *, round_up: bool) -> int:
+    """An intOrString such as a rolling update's `maxUnavailable` or a
+    PodDisruptionBudget's `minAvailable`: a count, or a percentage of `total`
+    rounded as the controller does (a Deployment's maxSurge and a PDB's
+    values round up, a Deployment's maxUnavailable down)."""
+    text = str(value)
+    if text.endswith("%"):
+        share = total * float(text[:-1]) / 100
+        return math.ceil(share) if round_up else math.floor(share)
+    return int(text)
+
+
 def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """Equality-based selector, as a Service's `spec.selector`."""
     return all(labels.get(key) == value for key, value in selector.items())
@@ -89,3 +103,10 @@ def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[s
 def selector_string(selector: Mapping[str, str]) -> str:
     """`{"app": "api", "tier": "web"}` -> `app=api,tier=web` for `kubectl -l`."""
     return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+
+
+def closest_name(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a person most likely meant by `name` (a typo or a small
+    rename), or None when none is close (difflib ratio under 0.6)."""
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -248,10 +248,11 @@ class Snapshot:
         "_event_objects",
         "_events",
         "_ips",
+        "_now",
         "_pod_labels",
         "_slices",
+        "_unique",
         "kinds",
-        "now",
         "unavailable",
     )
 
@@ -266,7 +267,8 @@ class Snapshot:
         event_objects: dict[tuple[str, str, str], list[Obj]],
         pod_labels: dict[tuple[str, str], dict[str, frozenset[str]]],
         slices: dict[tuple[str, str], tuple[Obj, ...]],
-        now: datetime,
+        now: datetime | None,
+        unique: list[Obj],
         kinds: frozenset[str],
         unavailable: Mapping[str, str],
     ) -> None:
@@ -284,7 +286,10 @@ class Snapshot:
         self._pod_labels = pod_labels
         self._slices = slices
         self.kinds = kinds
-        self.now = now
+        # "now": given, else the newest timestamp of the objects, found on
+        # first use (a one-service diagnosis may never ask).
+        self._now = now
+        self._unique = unique
         self.unavailable = unavailable
         self._derived: dict[Hashable, Any] = {}
 
@@ -325,7 +330,7 @@ class Snapshot:
                 by_key[(obj.kind, obj.namespace, obj.name)] = obj
         # Canonical order (kind, namespace, name), as the API server lists:
         # rules see the same order whether the objects came from files or live.
-        unique = sorted(by_key.values(), key=lambda o: (o.kind, o.namespace, o.name))
+        unique = [by_key[key] for key in sorted(by_key)]  # the keys are (kind, namespace, name)
 
         by_kind: defaultdict[str, list[Obj]] = defaultdict(list)
         by_kind_ns: defaultdict[tuple[str, str], list[Obj]] = defaultdict(list)
@@ -382,10 +387,20 @@ class Snapshot:
                 for k, values in pod_labels.items()
             },
             slices={k: tuple(v) for k, v in slices.items()},
-            now=now or _newest_timestamp(unique) or datetime.now(UTC),
+            now=now,
+            unique=unique,
             kinds=frozenset(by_kind) | frozenset(listed),
             unavailable=MappingProxyType(dict(unavailable)),
         )
+
+    @property
+    def now(self) -> datetime:
+        """The capture time: given to `build`, else the newest timestamp any
+        object mentions (never the clock, unless the input has no time at all)."""
+        if self._now is None:
+            self._now = _newest_timestamp(self._unique) or datetime.now(UTC)
+            self._unique = []
+        return self._now
 
     # --- plain lookups -------------------------------------------------
 

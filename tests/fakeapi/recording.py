@@ -62,7 +62,9 @@ def objects() -> list[Raw]:
         {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
-            "metadata": _meta("web-abcde", "shop", 122, labels={"kubernetes.io/service-name": "web"}),
+            "metadata": _meta(
+                "web-abcde", "shop", 122, labels={"kubernetes.io/service-name": "web"}
+            ),
             "addressType": "IPv4",
             "endpoints": [
                 {
@@ -142,7 +144,10 @@ def objects() -> list[Raw]:
             "apiVersion": "networking.istio.io/v1",
             "kind": "DestinationRule",
             "metadata": _meta("web", "shop", 162),
-            "spec": {"host": "web", "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 1}}}},
+            "spec": {
+                "host": "web",
+                "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 1}}},
+            },
         },
     ]
 

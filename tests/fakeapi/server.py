@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +42,6 @@ from fakeapi.selectors import (
 )
 from fakeapi.store import Gone, Served, Store, Stored
 from fakeapi.tables import table
-from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.bundle import load_bundle
 
 KUBE_VERSION = {
@@ -59,6 +59,7 @@ ANONYMOUS = "system:anonymous"
 _JSON = "application/json"
 _AGGREGATED = "as=APIGroupDiscoveryList"
 _CONTINUE_VERSION = "meta.k8s.io/v1"
+_POLL = 0.25  # how often an idle watch checks that its client is still there
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +92,8 @@ class Call:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deny:
     """An RBAC denial: `verb` on `resource` (plural, e.g. `networkpolicies`)
-    in `namespace` for `user`; None matches any."""
+    in `namespace` for `user`; None matches any. A request across all
+    namespaces needs the permission in each, so a denial in one refuses it."""
 
     resource: str
     namespace: str | None = None
@@ -101,7 +103,7 @@ class Deny:
     def applies(self, resource: str, namespace: str, verb: str, user: str) -> bool:
         return (
             self.resource == resource
-            and self.namespace in (None, namespace)
+            and self.namespace in (None, namespace or self.namespace)
             and self.verb in (None, verb)
             and self.user in (None, user)
         )
@@ -201,7 +203,7 @@ class FakeApiServer:
             denies += [
                 Deny(resource=r.plural) for r in store.resources if r.kind in manifest.unavailable
             ]
-        options.setdefault("now", recording_time(bundle.objects, manifest))
+        options.setdefault("now", bundle.snapshot().now)  # the time a diagnosis of it takes
         return cls(store, denies=denies, **options)
 
     # --- lifecycle -----------------------------------------------------------
@@ -213,7 +215,7 @@ class FakeApiServer:
             context.load_cert_chain(self.pki.server_cert, self.pki.server_key)
         self._http = _HttpServer(self, context)
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="fakeapi", daemon=True
+            target=self._http.serve_forever, args=(0.05,), name="fakeapi", daemon=True
         )
         self._thread.start()
         return self
@@ -426,8 +428,9 @@ class FakeApiServer:
 
     # --- watches ----------------------------------------------------------------
 
-    def watch_events(self, plan: _WatchPlan) -> Iterator[bytes]:
-        """The lines of one watch stream, until its timeout or the server stops."""
+    def watch_events(self, plan: _WatchPlan, gone: Callable[[], bool]) -> Iterator[bytes]:
+        """The lines of one watch stream, until its timeout, the server stops,
+        or the client hangs up (`gone`)."""
         resource = plan.resource
         query = plan.query
         deadline = time.monotonic() + float(query.get("timeoutSeconds") or 1800)
@@ -446,7 +449,7 @@ class FakeApiServer:
                 return
             rv = int(since)
         next_bookmark = time.monotonic() + self.bookmark_seconds
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not gone():
             try:
                 changes = self.store.changes_since(rv, resource.storage)
             except Gone as exc:
@@ -465,7 +468,7 @@ class FakeApiServer:
                 next_bookmark = now + self.bookmark_seconds
             with self.store.changed:
                 if self.store.rv == rv and not self.stopping.is_set():
-                    self.store.changed.wait(min(deadline, next_bookmark) - now)
+                    self.store.changed.wait(min(deadline, next_bookmark, now + _POLL) - now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -489,14 +492,6 @@ class _WatchPlan:
         if self.address.name is not None and stored.key[1] != self.address.name:
             return False
         return Store.matches(stored, self.resource, self.labels, self.fields)
-
-
-def recording_time(objects: Sequence[Obj], manifest: Any) -> datetime:
-    """When a recording was made: its manifest's capture time, else the
-    newest timestamp in it (what a bundle diagnosis takes as "now")."""
-    if manifest is not None and manifest.captured_at is not None:
-        return manifest.captured_at  # type: ignore[no-any-return]
-    return Snapshot.build(objects).now
 
 
 def _list_body(resource: Resource, items: list[Stored], metadata: Mapping[str, Any]) -> bytes:
@@ -619,36 +614,44 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urlsplit(self.path)
         query = dict(parse_qsl(parsed.query, keep_blank_values=True))
         user = app.authenticate(self.headers.get("Authorization"))
-        code = 401
-        try:
-            if user is None:
-                self._send(_Reply(status=401, body=status(401, "Unauthorized", "Unauthorized")))
-                return
-            request = _Request(
-                path=parsed.path, query=query, accept=self.headers.get("Accept", ""), user=user
+        if user is None:
+            reply: _Reply | _WatchPlan = _Reply(
+                status=401, body=status(401, "Unauthorized", "Unauthorized")
             )
-            reply = app.handle(request)
-            if isinstance(reply, _WatchPlan):
-                code = 200
-                self._stream(app.watch_events(reply))
-            else:
-                code = reply.status
-                self._send(reply)
-        finally:
-            app.record(
-                Call(
-                    method="GET",
-                    path=parsed.path,
-                    query=query,
-                    user=user or "",
-                    status=code,
-                    seconds=time.perf_counter() - started,
-                )
-            )
+        else:
+            accept = self.headers.get("Accept", "")
+            reply = app.handle(_Request(path=parsed.path, query=query, accept=accept, user=user))
+        code = 200 if isinstance(reply, _WatchPlan) else reply.status
+        call = Call(
+            method="GET", path=parsed.path, query=query, user=user or "", status=code, seconds=0.0
+        )
+        if isinstance(reply, _WatchPlan):
+            app.record(call)  # now: a watch may stream for minutes
+            self._stream(app.watch_events(reply, self._client_gone))
+            return
+        # Logged before the answer leaves: a client that saw it finds it in `calls`.
+        app.record(replace(call, seconds=time.perf_counter() - started))
+        self._send(reply)
 
     def _refuse(self) -> None:
         body = status(405, "MethodNotAllowed", "the fake API server is read-only")
+        path = urlsplit(self.path).path
+        user = self.server.app.authenticate(self.headers.get("Authorization")) or ""
+        self.server.app.record(
+            Call(method=self.command, path=path, query={}, user=user, status=405, seconds=0.0)
+        )
         self._send(_Reply(status=405, body=body))
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed a streaming connection: it sends nothing
+        more on a watch, so a readable socket means end of file."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return not self.connection.recv(1)
+        except (OSError, ssl.SSLError):
+            return True
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
 

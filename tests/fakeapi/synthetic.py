@@ -98,7 +98,7 @@ def namespace_objects(
         app = f"svc-{s:04d}"
         image = f"registry.example.com/{app}:1.{s % 7}.0"
         template = _template(app, image)
-        deployment = {
+        deployment: Raw = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": _meta("Deployment", namespace, app, labels={"app": app}, generation=2),
@@ -124,12 +124,14 @@ def namespace_objects(
             "uid": deployment["metadata"]["uid"],
             "controller": True,
         }
-        current = f"{app}-{s:08x}"[-20:].strip("-")
-        for revision, name, replicas in (
-            (1, f"{app}-old{s:04d}", 0),
-            (2, current, pods_per_service),
+        current_hash = f"{s:06x}bb"
+        current = f"{app}-{current_hash}"
+        for revision, rs_hash, replicas in (
+            (1, f"{s:06x}aa", 0),
+            (2, current_hash, pods_per_service),
         ):
-            labels = {"app": app, "tier": "web", "pod-template-hash": name.rsplit("-", 1)[-1]}
+            labels = {"app": app, "tier": "web", "pod-template-hash": rs_hash}
+            name = f"{app}-{rs_hash}"
             out.append(
                 {
                     "apiVersion": "apps/v1",
@@ -149,15 +151,16 @@ def namespace_objects(
         endpoints = []
         for p in range(pods_per_service):
             pod_name = f"{current}-{p:05d}"
-            ip = f"10.{(s * pods_per_service + p) // 65536 % 256}.{(s * pods_per_service + p) // 256 % 256}.{p % 256}"
-            pod = {
+            index = s * pods_per_service + p
+            ip = f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"
+            pod: Raw = {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": _meta(
                     "Pod",
                     namespace,
                     pod_name,
-                    labels={"app": app, "tier": "web", "pod-template-hash": current[-8:]},
+                    labels={"app": app, "tier": "web", "pod-template-hash": current_hash},
                     ownerReferences=[
                         {
                             "apiVersion": "apps/v1",

@@ -73,15 +73,10 @@ def _finding_block(finding: Finding, *, primary: bool) -> list[RenderableType]:
 
 def render_report(report: Report) -> RenderableType:
     parts: list[RenderableType] = [_headline(report)]
-    if report.findings:
+    has_verdict = bool(report.findings) and report.status is not Status.HEALTHY
+    if has_verdict:
         parts.append(Text(f"  {report.findings[0].title}", style="bold"))
-    for position, finding in enumerate(report.findings):
-        if position == 1:
-            parts.append(Text(""))
-            parts.append(Text("Also found (ranked after the verdict):", style="bold"))
-        if position:
-            parts.append(Text(""))
-        parts += _finding_block(finding, primary=position == 0)
+        parts += _finding_block(report.findings[0], primary=True)
     if report.status is Status.HEALTHY or (report.healthy_evidence and not report.findings):
         parts.append(Text(""))
         parts.append(Text("  Serving", style="bold"))
@@ -90,6 +85,14 @@ def render_report(report: Report) -> RenderableType:
         parts.append(
             Text("  No cause found, and no ready endpoints to prove it healthy.", style="dim")
         )
+    others = report.findings[1:] if has_verdict else report.findings
+    if others:
+        parts.append(Text(""))
+        heading = "Also found (ranked after the verdict):" if has_verdict else "Notes:"
+        parts.append(Text(heading, style="bold"))
+    for finding in others:
+        parts.append(Text(""))
+        parts += _finding_block(finding, primary=False)
     if report.skipped:
         parts.append(Text(""))
         parts.append(Text("  Not checked", style="bold"))

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from why5xx.rules.base import Rule
 from why5xx.rules.endpoints import endpoints_terminating
+from why5xx.rules.gateway import route_not_attached
 from why5xx.rules.ingress import ingress_backend_missing, ingress_class_missing
+from why5xx.rules.mesh import (
+    mesh_destination_missing,
+    mesh_port_protocol,
+    mtls_mismatch,
+    outlier_ejected,
+)
 from why5xx.rules.networkpolicy import network_policy_block
 from why5xx.rules.pods import crash_loop, image_pull, oom_killed, pods_pending
 from why5xx.rules.ports import target_port_mismatch
@@ -24,7 +31,9 @@ from why5xx.rules.selection import no_matching_workload, scaled_to_zero, selecto
 
 RULES: tuple[Rule, ...] = (
     ingress_class_missing,
+    route_not_attached,
     ingress_backend_missing,
+    mesh_destination_missing,
     selector_mismatch,
     no_matching_workload,
     scaled_to_zero,
@@ -38,8 +47,11 @@ RULES: tuple[Rule, ...] = (
     endpoints_terminating,
     network_policy_block,
     backend_protocol_mismatch,
+    mtls_mismatch,
+    mesh_port_protocol,
     rollout_no_prestop,
     connection_pool_exhausted,
     upstream_timeout,
     keepalive_race,
+    outlier_ejected,
 )

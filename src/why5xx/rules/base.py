@@ -24,7 +24,6 @@ class Scope(StrEnum):
     # check(snapshot, an object of ROUTE_KINDS): a rule of this scope diagnoses
     # the routing kinds among its `inputs`, and needs only its other inputs.
     ROUTE = "route"
-    INGRESS = ROUTE  # the former name, still used by sources/live.py and lint/
 
 
 # Objects that route to Services: `diagnose KIND/NAME` diagnoses one, then

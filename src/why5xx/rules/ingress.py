@@ -11,6 +11,7 @@ from typing import Any
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
+from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ingress_backends
 
@@ -295,11 +296,11 @@ def _missing_port(
 
 @rule(
     cause="ingress-backend-missing",
-    inputs=("Ingress", "Service"),
-    scope=Scope.INGRESS,
+    inputs=("Ingress", "HTTPRoute", "Service"),
+    scope=Scope.ROUTE,
 )
 def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
-    """An Ingress backend names a Service, or a Service port, that does not exist.
+    """An Ingress or HTTPRoute backend names a Service, or a Service port, that does not exist.
 
     **What it finds**: each backend of an Ingress (`defaultBackend` and every
     rule path) whose `service.name` is not a Service in the Ingress's
@@ -317,7 +318,25 @@ def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
 
     **Fix**: point the backend at the existing Service and at one of its
     ports (the patch edits the exact path), or create the missing Service.
+
+    **HTTPRoute** (Gateway API): each `backendRefs` entry to a Service
+    (group "", kind Service, the route's namespace unless set) that does not
+    exist, whose `port` is not a `port` of the Service (the container's
+    port is a common mistake), or that is in another namespace while no
+    ReferenceGrant there admits HTTPRoutes of the route's namespace
+    (judged when ReferenceGrants are in the input); otherwise the
+    controller's own `ResolvedRefs=False` condition in `status.parents`
+    (reasons `BackendNotFound`, `RefNotPermitted`, `InvalidKind`,
+    `UnsupportedProtocol`). The Gateway API requires **500** for the
+    requests such a backendRef would receive ("When a HTTPBackendRef is
+    invalid, 500 status codes MUST be returned for requests that would have
+    otherwise been routed to an invalid backend", `httproute_types.go`);
+    the patch fixes the name or port, or adds the ReferenceGrant (see
+    `rules/gateway.py`).
     """
+    if ingress.kind == "HTTPRoute":
+        yield from http_route_backend_drafts(snap, ingress)
+        return
     backends = ingress_backends(ingress)
     controller = _controller(snap, ingress)
     missing_services: dict[str, list[IngressBackend]] = {}
@@ -400,7 +419,7 @@ def _class_fix(name: str | None, choice: str | None) -> str:
 @rule(
     cause="ingress-class-missing",
     inputs=("Ingress", "IngressClass"),
-    scope=Scope.INGRESS,
+    scope=Scope.ROUTE,
 )
 def ingress_class_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
     """The Ingress asks for an IngressClass that does not exist, or for none with no default.

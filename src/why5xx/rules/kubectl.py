@@ -4,6 +4,7 @@ place so they are spelled the same everywhere (and always read-only for
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,11 @@ RESOURCE = {
     "EndpointSlice": "endpointslice",
     "Endpoints": "endpoints",
 }
+# Kinds two API groups define: kubectl needs the group to tell them apart.
+QUALIFIED = {
+    ("gateway.networking.k8s.io", "Gateway"): "gateways.gateway.networking.k8s.io",
+    ("networking.istio.io", "Gateway"): "gateways.networking.istio.io",
+}
 
 
 def _ns(namespace: str) -> str:
@@ -34,7 +40,9 @@ def _ns(namespace: str) -> str:
 
 
 def resource(obj: Obj) -> str:
-    return f"{RESOURCE.get(obj.kind, obj.kind.lower())}/{obj.name}"
+    group = obj.api_version.rpartition("/")[0]
+    name = QUALIFIED.get((group, obj.kind)) or RESOURCE.get(obj.kind, obj.kind.lower())
+    return f"{name}/{obj.name}"
 
 
 def get_pods(namespace: str, selector: Mapping[str, str] | None = None, wide: bool = False) -> str:
@@ -87,6 +95,12 @@ def json_patch(obj: Obj, operations: list[dict[str, Any]]) -> str:
 def json_pointer(*parts: str) -> str:
     """A JSON Pointer (RFC 6901): label keys with `/` become `~1`."""
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def field_pointer(field: str, *rest: str) -> str:
+    """An evidence field path as a JSON Pointer, for patches:
+    `spec.rules[0].backendRefs[1]` -> `/spec/rules/0/backendRefs/1`."""
+    return json_pointer(*(p for p in re.split(r"[.\[\]]+", field) if p), *rest)
 
 
 def scale(obj: Obj, replicas: int) -> str:

@@ -343,7 +343,9 @@ def _readiness_gap(workload: Obj, servings: Sequence[Serving]) -> Problem | None
         return None
     if int(workload.spec.get("minReadySeconds") or 0) > 0:
         return None
-    if any(s.container.get("readinessProbe") for s in servings):
+    # Without a container serving the target port (target-port-mismatch) there
+    # is no container whose probe to judge.
+    if not servings or any(s.container.get("readinessProbe") for s in servings):
         return None
     return Problem(
         text="new pods get traffic before the app listens (no readiness probe, minReadySeconds 0)",

@@ -21,6 +21,7 @@ import orjson
 
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources import decode
+from why5xx.sources.lines import Locator, locate
 from why5xx.sources.manifest import CaptureManifest
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -30,6 +31,7 @@ JSON_SUFFIXES = (".json",)
 STDIN = "-"
 
 _DROPPED_SECRET_FIELDS = ("data", "stringData")
+_KUSTOMIZE_API = "kustomize.config.k8s.io/"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +40,10 @@ class LoadError:
 
     source: str
     message: str
+    # A document that is no Kubernetes object at all (a Helm values.yaml or
+    # Chart.yaml, a kustomization.yaml, a config file), as opposed to an
+    # object that is broken or could not be read.
+    not_an_object: bool = False
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
@@ -65,8 +71,11 @@ class Bundle:
         )
 
 
-def load_bundle(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Bundle:
-    """Read every path (file, directory, or `-` for standard input)."""
+def load_bundle(
+    paths: Sequence[str], *, stdin: BinaryIO | None = None, lines: bool = False
+) -> Bundle:
+    """Read every path (file, directory, or `-` for standard input); with
+    `lines`, each object records the line it starts at (`sources.lines`)."""
     objects: list[Obj] = []
     errors: list[LoadError] = []
     files: list[str] = []
@@ -74,7 +83,7 @@ def load_bundle(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Bundl
         if path == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             files.append("<stdin>")
-            _load_bytes(stream.read(), "<stdin>", None, objects, errors)
+            _load_bytes(stream.read(), "<stdin>", None, objects, errors, lines)
             continue
         for file, error in _expand(Path(path)):
             if error:
@@ -86,7 +95,7 @@ def load_bundle(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Bundl
             except OSError as exc:
                 errors.append(LoadError(source=str(file), message=exc.strerror or str(exc)))
                 continue
-            _load_bytes(data, str(file), file.suffix.lower(), objects, errors)
+            _load_bytes(data, str(file), file.suffix.lower(), objects, errors, lines)
     manifests = [o for o in objects if CaptureManifest.is_manifest(o.raw)]
     return Bundle(
         objects=tuple(o for o in objects if not CaptureManifest.is_manifest(o.raw)),
@@ -120,7 +129,12 @@ def _is_manifest_name(name: str) -> bool:
 
 
 def _load_bytes(
-    data: bytes, source: str, suffix: str | None, objects: list[Obj], errors: list[LoadError]
+    data: bytes,
+    source: str,
+    suffix: str | None,
+    objects: list[Obj],
+    errors: list[LoadError],
+    lines: bool = False,
 ) -> None:
     if data[:2] == _GZIP_MAGIC:  # `kubectl get ... | gzip > dump.yaml.gz`
         try:
@@ -137,6 +151,7 @@ def _load_bytes(
     if is_json is None:  # stdin or an unknown suffix: sniff
         is_json = data.lstrip()[:1] in (b"{", b"[")
     documents = _json_documents(data) if is_json else _yaml_documents(data)
+    locator = locate(data, is_json=is_json) if lines else None
     for index, document in documents:
         where = f"{source}: document {index}" if index > 1 or not is_json else source
         if isinstance(document, Exception):
@@ -144,7 +159,7 @@ def _load_bytes(
             continue
         if document is None:  # an empty YAML document (e.g. a trailing ---)
             continue
-        _add_document(document, source, where, objects, errors)
+        _add_document(document, source, where, objects, errors, locator, index)
 
 
 def _yaml_documents(data: bytes) -> Iterator[tuple[int, Any]]:
@@ -192,12 +207,20 @@ def _json_values(data: bytes) -> Iterator[tuple[int, Any]]:
 
 
 def _add_document(
-    document: Any, source: str, where: str, objects: list[Obj], errors: list[LoadError]
+    document: Any,
+    source: str,
+    where: str,
+    objects: list[Obj],
+    errors: list[LoadError],
+    locator: Locator | None = None,
+    index: int = 1,
 ) -> None:
     if not isinstance(document, Mapping):
         errors.append(
             LoadError(
-                source=where, message=f"not a Kubernetes object (a {type(document).__name__})"
+                source=where,
+                message=f"not a Kubernetes object (a {type(document).__name__})",
+                not_an_object=True,
             )
         )
         return
@@ -208,28 +231,51 @@ def _add_document(
         item_kind = str(kind)[: -len("List")] if kind and kind != "List" else ""
         for position, item in enumerate(items):
             item_where = f"{where}: items[{position}]"
+            line = locator.line(index, position) if locator else None
             if not isinstance(item, Mapping):
-                errors.append(LoadError(source=item_where, message="not a Kubernetes object"))
+                errors.append(
+                    LoadError(
+                        source=item_where, message="not a Kubernetes object", not_an_object=True
+                    )
+                )
                 continue
             if item_kind and not item.get("kind"):
                 typed = {"kind": item_kind, "apiVersion": document.get("apiVersion", ""), **item}
-                _add_object(typed, source, item_where, objects, errors)
+                _add_object(typed, source, item_where, objects, errors, line)
             else:
-                _add_object(item, source, item_where, objects, errors)
+                _add_object(item, source, item_where, objects, errors, line)
         return
-    _add_object(document, source, where, objects, errors)
+    _add_object(document, source, where, objects, errors, locator.line(index) if locator else None)
 
 
 def _add_object(
-    raw: Mapping[str, Any], source: str, where: str, objects: list[Obj], errors: list[LoadError]
+    raw: Mapping[str, Any],
+    source: str,
+    where: str,
+    objects: list[Obj],
+    errors: list[LoadError],
+    line: int | None = None,
 ) -> None:
     metadata = raw.get("metadata")
     if not raw.get("kind") or not isinstance(metadata, Mapping) or not metadata.get("name"):
-        errors.append(LoadError(source=where, message="object without kind or metadata.name"))
+        errors.append(
+            LoadError(
+                source=where,
+                message="object without kind or metadata.name",
+                not_an_object=_not_an_object(raw),
+            )
+        )
         return
     if "managedFields" in metadata or (raw.get("kind") == "Secret"):
         raw = _clean(raw)
-    objects.append(Obj.from_raw(raw, f"bundle:{source}"))
+    objects.append(Obj.from_raw(raw, f"bundle:{source}", line))
+
+
+def _not_an_object(raw: Mapping[str, Any]) -> bool:
+    """No apiVersion and kind (values.yaml, Chart.yaml), or kustomize's own
+    file: not an object with a name missing."""
+    api_version = str(raw.get("apiVersion") or "")
+    return not (api_version and raw.get("kind")) or api_version.startswith(_KUSTOMIZE_API)
 
 
 def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:

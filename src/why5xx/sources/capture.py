@@ -24,8 +24,9 @@ from typing import Any
 import orjson
 
 from why5xx import __version__
+from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
 from why5xx.sources.kubeapi import KubeApi
-from why5xx.sources.live import KINDS, NAMESPACE_KINDS, LiveRead, read_namespace
+from why5xx.sources.live import LiveRead, read_namespace
 from why5xx.sources.manifest import (
     MANIFEST_FILE,
     CaptureFile,
@@ -37,11 +38,16 @@ REDACTED = "<redacted by why5xx capture>"
 NEVER_FETCHED = ("Secret",)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TAR_SUFFIX = ".tar.gz"
-# Values rules read, kept as they are: ingress-nginx controller settings
-# (ConfigMap keys) that decide timeouts, keep-alive, buffers and workers. The
-# same names are kept where a container's env carries them.
+# Values rules read, kept as they are (a name is kept in ConfigMap data and
+# in container env alike): ingress-nginx controller settings that decide
+# timeouts, keep-alive, buffers and workers; the app-server settings
+# `appservers.py` reads from env (keep-alive and request timeouts); and the
+# probes the Istio sidecar rewrote (paths and ports, `rules/mesh.py`).
 SETTINGS_KEPT = frozenset(
     {
+        "GUNICORN_CMD_ARGS",
+        "UVICORN_TIMEOUT_KEEP_ALIVE",
+        "ISTIO_KUBE_APP_PROBERS",
         "client-body-buffer-size",
         "client-body-timeout",
         "client-header-buffer-size",

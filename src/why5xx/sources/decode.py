@@ -37,6 +37,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +49,13 @@ import ryaml
 
 from why5xx.snapshot import gc_paused
 
-__all__ = ["cache_dir", "gc_paused", "set_cache", "yaml_documents"]
+__all__ = [
+    "cache_dir",
+    "gc_paused",
+    "set_cache",
+    "wait_for_cache_writes",
+    "yaml_documents",
+]
 
 # A YAML document separator at the start of a line ("---" alone or followed by a space).
 DOCUMENT_SPLIT = re.compile(rb"^---[ \t]*(?:#[^\n]*)?\r?$\n?", re.MULTILINE)
@@ -84,7 +91,7 @@ def yaml_documents(data: bytes, *, cache: bool | None = None) -> Iterator[tuple[
             return
     documents: Documents = []
     chunks = split_documents(data)
-    if chunks and not chunks[0].strip():
+    if chunks and (not chunks[0] or chunks[0].isspace()):
         chunks = chunks[1:]  # the file started with ---
     with gc_paused():
         for index, chunk in enumerate(chunks, start=1):
@@ -218,8 +225,8 @@ def parse_pieces(split: ListPieces) -> Any:
         items = _parse_sequences(mine)
         if items is None:
             return None
-        rest = worker.result() if worker is not None else []
-        if rest is None:
+        rest = worker.result() if worker is not None else None
+        if rest is None:  # no worker, or it failed: parse its share here
             rest = _parse_sequences(theirs)
             if rest is None:
                 return None
@@ -256,6 +263,7 @@ class _Worker:
 
     @staticmethod
     def start(pieces: list[str]) -> _Worker | None:
+        wait_for_cache_writes()  # our own thread must not be running across a fork
         if not hasattr(os, "fork") or threading.active_count() > 1:
             return None  # forking a threaded process is unsafe
         try:
@@ -347,8 +355,22 @@ def cache_key(data: bytes) -> str:
     return digest.hexdigest()
 
 
+def _private(directory: Path) -> bool:
+    """Only a directory of ours that nobody else may write into is trusted:
+    an entry is unmarshalled, and marshal is not meant for hostile data."""
+    try:
+        stat = directory.stat()
+    except OSError:
+        return False
+    getuid = getattr(os, "getuid", None)
+    return (getuid is None or stat.st_uid == getuid()) and not stat.st_mode & 0o022
+
+
 def cache_load(key: str) -> Documents | None:
-    path = cache_dir() / f"{key}.bin"
+    directory = cache_dir()
+    if not _private(directory):
+        return None
+    path = directory / f"{key}.bin"
     try:
         blob = path.read_bytes()
     except OSError:
@@ -369,15 +391,36 @@ def cache_load(key: str) -> Documents | None:
     return documents if isinstance(documents, list) else None
 
 
+_writers: list[threading.Thread] = []
+
+
+def wait_for_cache_writes() -> None:
+    """Block until entries being written in the background are on disk."""
+    while _writers:
+        _writers.pop().join()
+
+
 def cache_store(key: str, documents: Documents) -> None:
-    """Write atomically; a cache that cannot be written is no error."""
+    """Marshal the entry here, write it from a thread (the write releases
+    the GIL: it overlaps the diagnosis, and the interpreter waits for it at
+    exit). Atomic; a cache that cannot be written is no error."""
     directory = cache_dir()
     try:
         payload = marshal.dumps(documents)
     except ValueError:
         return  # a value marshal cannot hold
+    writer = threading.Thread(
+        target=_write_entry, args=(directory, key, payload), name="why5xx-cache-write"
+    )
+    writer.start()
+    _writers.append(writer)
+
+
+def _write_entry(directory: Path, key: str, payload: bytes) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _private(directory):
+            return
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as stream:
@@ -396,6 +439,10 @@ def cache_store(key: str, documents: Documents) -> None:
 
 def _evict(directory: Path) -> None:
     """Keep the most recently used entries within the count and size budgets."""
+    for stale in directory.glob(".tmp-*"):  # left by a process killed mid-write
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < time.time() - 3600:
+                stale.unlink()
     entries = []
     for path in directory.glob("*.bin"):
         with contextlib.suppress(OSError):

@@ -139,7 +139,6 @@ def load_config(
     kubeconfig: str | None = None,
     context: str | None = None,
     *,
-    environ: Mapping[str, str] = os.environ,
     service_account: Path = SERVICE_ACCOUNT,
 ) -> SingleConfig:
     """The context to talk to, found as kubectl finds it: `--kubeconfig`,
@@ -147,13 +146,13 @@ def load_config(
     pod) the service account."""
     if kubeconfig:
         paths = [Path(kubeconfig).expanduser()]
-    elif environ.get("KUBECONFIG"):
-        paths = [Path(p).expanduser() for p in environ["KUBECONFIG"].split(os.pathsep) if p]
+    elif os.environ.get("KUBECONFIG"):
+        paths = [Path(p).expanduser() for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
     else:
         paths = [DEFAULT_KUBECONFIG.expanduser()]
     existing = [p for p in paths if p.is_file()]
     if not existing:
-        if kubeconfig or not environ.get("KUBERNETES_SERVICE_HOST"):
+        if kubeconfig or not os.environ.get("KUBERNETES_SERVICE_HOST"):
             where = ", ".join(str(p) for p in paths)
             raise ClusterError(
                 f"no kubeconfig at {where} and not running in a cluster: "

@@ -3,29 +3,38 @@
 For one Service the reads are targeted and run concurrently, in rounds
 that each wait only for what they depend on:
 
-1. the Service; its EndpointSlices (label `kubernetes.io/service-name`);
-   the namespace's Events, Ingresses and NetworkPolicies;
-2. the pods its selector picks (and the legacy Endpoints object, only when
+1. the namespace's Services (the target, and the names rules compare it
+   with), Events, Ingresses, NetworkPolicies and HorizontalPodAutoscalers;
+   the target's EndpointSlices (label `kubernetes.io/service-name`); and
+   every kind a registered rule declares as input that no step reads (the
+   mesh's and the Gateway API's kinds, in every namespace, in the version
+   discovery says the cluster serves; not at all when it serves none);
+2. the pods the selector picks (and the legacy Endpoints object, only when
    no EndpointSlice exists);
-3. with live pods: the ReplicaSets carrying the selector's labels (the
-   pods' owners and their earlier revisions) and the pods' other owners
-   (StatefulSets, DaemonSets) by name. With none: what tells why there are
-   none: the namespace's workloads and HorizontalPodAutoscalers and, when
-   no pod matches at all, the namespace's pods (near misses) and pods with
-   the selector's labels in other namespaces;
-4. owning ReplicaSets the label search missed, by name; then
-5. the Deployments owning the ReplicaSets, by name.
+3. with live pods, their owners: the ReplicaSets carrying the selector's
+   labels (the controller copies them from the pod template, so earlier
+   revisions come along) and StatefulSets, DaemonSets by name. With none,
+   what tells why: the namespace's workloads and, when no pod matches at
+   all, the namespace's pods (near misses) and pods with the selector's
+   labels elsewhere. With pods not ready: the namespace's ConfigMaps and
+   PersistentVolumeClaims, and the nodes of those pods. When an Ingress
+   routes to the Service or NetworkPolicies guard its namespace: the
+   IngressClasses, the Namespaces and the ingress-nginx controllers (found
+   by the chart's labels in any namespace) with their ConfigMaps and
+   NetworkPolicies;
+4. owning ReplicaSets the label search missed, by name; then the
+   Deployments owning the ReplicaSets, by name.
 
-A healthy Deployment-backed Service costs 8 calls. An Ingress adds itself,
-the IngressClasses and the namespace's Services, then reads each backend
-as above. Kinds a registered rule declares as input that no step reads are
-listed for the namespace, so a new rule is never silently starved.
+A healthy Deployment-backed Service that no Ingress routes to costs 10
+calls. An Ingress or HTTPRoute adds itself and the IngressClasses, then
+reads each Service it routes to as above.
 
 `--all` (and `why5xx capture`) list each kind of the namespace once.
 
 What the server refuses is data: a 403 makes the kind "unavailable" with
 the reason the engine shows for every rule it skips; a 404 on a
-collection means the cluster does not serve that API (no such objects).
+collection, or an API discovery does not list, means the cluster does not
+serve that kind (no such objects).
 """
 
 from __future__ import annotations
@@ -40,84 +49,17 @@ from typing import Any, TypeVar
 from why5xx.engine import Target
 from why5xx.kube import selector_string
 from why5xx.rules import RULES
-from why5xx.rules.base import Scope
+from why5xx.rules.base import ROUTE_KINDS, Scope
+from why5xx.rules.frontend import NGINX_CONTROLLER_LABELS
 from why5xx.snapshot import SERVICE_NAME_LABEL, Obj, Snapshot
-from why5xx.sources.kubeapi import Answer, ApiCall, KubeApi
-from why5xx.views import ingress_backends, pod_ready, pod_terminating
+from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, Kind
+from why5xx.sources.kubeapi import Answer, ApiCall, ClusterError, KubeApi
+from why5xx.views import ingress_backends, pod_ready, pod_terminating, routed_services
 
 RBAC_DOC = "docs/rbac.md"
 _WORKERS = 8
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Kind:
-    """Where the API serves a kind (the version why5xx reads)."""
-
-    kind: str
-    api_version: str
-    plural: str
-    namespaced: bool = True
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = f"/apis/{self.api_version}" if "/" in self.api_version else "/api/v1"
-        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
-        return f"{base}{scope}/{self.plural}" + (f"/{name}" if name else "")
-
-
-KINDS: Mapping[str, Kind] = {
-    k.kind: k
-    for k in (
-        Kind(kind="Service", api_version="v1", plural="services"),
-        Kind(kind="Endpoints", api_version="v1", plural="endpoints"),
-        Kind(kind="Pod", api_version="v1", plural="pods"),
-        Kind(kind="Event", api_version="v1", plural="events"),
-        Kind(kind="ConfigMap", api_version="v1", plural="configmaps"),
-        Kind(kind="PersistentVolumeClaim", api_version="v1", plural="persistentvolumeclaims"),
-        Kind(kind="Namespace", api_version="v1", plural="namespaces", namespaced=False),
-        Kind(kind="Node", api_version="v1", plural="nodes", namespaced=False),
-        Kind(kind="Deployment", api_version="apps/v1", plural="deployments"),
-        Kind(kind="ReplicaSet", api_version="apps/v1", plural="replicasets"),
-        Kind(kind="StatefulSet", api_version="apps/v1", plural="statefulsets"),
-        Kind(kind="DaemonSet", api_version="apps/v1", plural="daemonsets"),
-        Kind(
-            kind="HorizontalPodAutoscaler",
-            api_version="autoscaling/v2",
-            plural="horizontalpodautoscalers",
-        ),
-        Kind(kind="PodDisruptionBudget", api_version="policy/v1", plural="poddisruptionbudgets"),
-        Kind(kind="EndpointSlice", api_version="discovery.k8s.io/v1", plural="endpointslices"),
-        Kind(kind="Ingress", api_version="networking.k8s.io/v1", plural="ingresses"),
-        Kind(
-            kind="IngressClass",
-            api_version="networking.k8s.io/v1",
-            plural="ingressclasses",
-            namespaced=False,
-        ),
-        Kind(kind="NetworkPolicy", api_version="networking.k8s.io/v1", plural="networkpolicies"),
-    )
-}
-# What `--all` and `why5xx capture` list in a namespace (Secrets never: see capture.py).
-NAMESPACE_KINDS = (
-    "Service",
-    "Endpoints",
-    "EndpointSlice",
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "HorizontalPodAutoscaler",
-    "PodDisruptionBudget",
-    "Event",
-    "Ingress",
-    "IngressClass",
-    "NetworkPolicy",
-    "ConfigMap",
-    "PersistentVolumeClaim",
-    "Node",
-)
 _WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,36 +100,82 @@ class _Reader:
         self._pending: dict[tuple[str, ...], Future[Any]] = {}
 
     def list(
-        self, kind: str, namespace: str | None, *, labels: str = "", fields: str = ""
+        self,
+        kind: str,
+        namespace: str | None,
+        *,
+        labels: str = "",
+        fields: str = "",
+        beyond: bool = False,
     ) -> Future[tuple[Obj, ...]]:
+        """List a kind in a namespace (None: all, or cluster-scoped; an
+        extension kind always in all). A read `beyond` the target's scope
+        (pods elsewhere, the ingress controller's namespace) adds its objects
+        but does not vouch for the kind: only reads of the target's scope
+        make a kind listed, or unavailable."""
         spec = KINDS[kind]
+        scope = namespace if spec.namespaced and not spec.extension else None
         params = {k: v for k, v in (("labelSelector", labels), ("fieldSelector", fields)) if v}
-        path = spec.path(namespace)
 
         def read() -> tuple[Obj, ...]:
-            answer = self.api.list(path, params, kind=kind, api_version=spec.api_version)
-            return self._record(spec, namespace, "list", answer, answer.items)
+            version = self._version(spec)
+            if version is None:
+                return ()
+            path = spec.path(version, scope)
+            api_version = spec.api_version(version)
+            answer = self.api.list(path, params, kind=kind, api_version=api_version)
+            if beyond and not answer.ok:
+                return ()
+            return self._record(spec, scope, "list", answer, answer.items, vouch=not beyond)
 
-        return self._once(("list", path, labels, fields), read)
+        return self._once(("list", kind, str(scope), labels, fields), read)
 
     def get(self, kind: str, namespace: str, name: str) -> Future[Obj | None]:
         spec = KINDS[kind]
-        path = spec.path(namespace, name)
 
         def read() -> Obj | None:
-            answer = self.api.get(path)
+            version = self._version(spec)
+            if version is None:
+                return None
+            answer = self.api.get(spec.path(version, namespace, name))
             if answer.status == 404:
                 return None
             found = self._record(spec, namespace, "get", answer, (dict(answer.body),))
             return found[0] if found else None
 
-        return self._once(("get", path), read)
+        return self._once(("get", kind, namespace, name), read)
+
+    def _version(self, spec: Kind) -> str | None:
+        """The version to read a kind in: an extension's first one the
+        cluster serves (None, and the kind is not served, when none is)."""
+        if not spec.extension:
+            return spec.versions[0]
+        served = self._once(("discovery",), self._discover).result()
+        if served is None:
+            return spec.versions[0]  # discovery refused: ask, a 404 will tell
+        version = next((v for v in spec.versions if v in served.get(spec.group, ())), None)
+        if version is None:
+            with self._lock:
+                self.not_served.add(spec.kind)
+        return version
+
+    def _discover(self) -> dict[str, frozenset[str]] | None:
+        """API group -> versions served, from one discovery call."""
+        answer = self.api.get("/apis")
+        if not answer.ok:
+            return None
+        return {
+            str(group.get("name")): frozenset(str(v.get("version")) for v in group["versions"])
+            for group in answer.body.get("groups") or ()
+        }
 
     def has(self, kind: str, namespace: str, name: str) -> bool:
+        """Whether a read so far found this object."""
         with self._lock:
             return (kind, namespace, name) in self.objects
 
     def _once(self, key: tuple[str, ...], read: Callable[[], T]) -> Future[T]:
+        """Submit `read` unless the same read was submitted before."""
         with self._lock:
             future = self._pending.get(key)
             if future is None:
@@ -201,6 +189,8 @@ class _Reader:
         verb: str,
         answer: Answer,
         raws: Iterable[dict[str, Any]],
+        *,
+        vouch: bool = True,
     ) -> tuple[Obj, ...]:
         if not answer.ok:
             with self._lock:
@@ -211,7 +201,7 @@ class _Reader:
             return ()
         found = tuple(Obj.from_raw(raw, self.source) for raw in raws)
         with self._lock:
-            if verb == "list":
+            if verb == "list" and vouch:
                 self.listed.add(spec.kind)
             for obj in found:
                 self.objects[(obj.kind, obj.namespace, obj.name)] = obj
@@ -232,7 +222,7 @@ def _live(pod: Obj) -> bool:
     return not pod_terminating(pod) and pod.status.get("phase") not in ("Succeeded", "Failed")
 
 
-def _controllers(pods: Iterable[Obj]) -> set[tuple[str, str]]:
+def _controlling_owners(pods: Iterable[Obj]) -> set[tuple[str, str]]:
     """(kind, name) of each pod's controlling owner."""
     found = set()
     for pod in pods:
@@ -251,19 +241,21 @@ def _read_service(reader: _Reader, namespace: str, service: Obj) -> None:
     slices = _slices(reader, namespace, service.name)
     selector = selector_string(service.spec.get("selector") or {})
     pods = reader.list("Pod", namespace, labels=selector).result() if selector else ()
+    waits = _proxies(reader, namespace, service)
     if not slices.result():
-        reader.get("Endpoints", namespace, service.name).result()
+        waits.append(reader.get("Endpoints", namespace, service.name))
     if not selector:
+        _wait(waits)
         return
     live = [p for p in pods if _live(p)]
-    waits = _why_unready(reader, namespace, [p for p in pods if not pod_ready(p)])
+    waits += _why_unready(reader, namespace, [p for p in pods if not pod_ready(p)])
     if live:
         replicasets = _owners(reader, namespace, selector, live)
     else:
         lists = [reader.list(kind, namespace) for kind in _WORKLOADS]
-        lists.append(reader.list("HorizontalPodAutoscaler", namespace))
         if not pods:  # near misses: the namespace's pods; and pods elsewhere
-            lists += [reader.list("Pod", namespace), reader.list("Pod", None, labels=selector)]
+            lists.append(reader.list("Pod", namespace))
+            lists.append(reader.list("Pod", None, labels=selector, beyond=True))
         replicasets = [o for future in lists for o in future.result() if o.kind == "ReplicaSet"]
     deployments = sorted(
         {
@@ -278,8 +270,46 @@ def _read_service(reader: _Reader, namespace: str, service: Obj) -> None:
         for name in deployments
         if not reader.has("Deployment", namespace, name)
     ]
-    for future in waits:
+    _wait(waits)
+
+
+def _wait(futures: Iterable[Future[Any]]) -> None:
+    for future in futures:
         future.result()
+
+
+def _proxies(reader: _Reader, namespace: str, service: Obj) -> list[Future[Any]]:
+    """What sits in front of the Service: when an Ingress routes to it or
+    NetworkPolicies guard its namespace, the IngressClasses, the Namespaces
+    (policies select them by label) and the ingress controllers."""
+    routed = any(
+        backend.service == service.name
+        for ingress in reader.list("Ingress", namespace).result()
+        for backend in ingress_backends(ingress)
+    )
+    if not routed and not reader.list("NetworkPolicy", namespace).result():
+        return []
+    futures = [reader.list("IngressClass", None), reader.list("Namespace", None)]
+    return futures + _ingress_controllers(reader)
+
+
+def _ingress_controllers(reader: _Reader) -> list[Future[Any]]:
+    """ingress-nginx controllers in any namespace, found by the chart's
+    labels: their workloads and pods, then their namespace's ConfigMaps
+    (the controller's settings), NetworkPolicies and ReplicaSets."""
+    controller = selector_string(NGINX_CONTROLLER_LABELS)
+    found = [
+        reader.list(kind, None, labels=controller, beyond=True)
+        for kind in ("Deployment", "DaemonSet", "Pod")
+    ]
+    futures: list[Future[Any]] = []
+    for ns in sorted({obj.namespace for future in found for obj in future.result()}):
+        futures += [
+            reader.list("ConfigMap", ns, beyond=True),
+            reader.list("NetworkPolicy", ns, beyond=True),
+            reader.list("ReplicaSet", ns, labels=controller, beyond=True),
+        ]
+    return futures
 
 
 def _owners(reader: _Reader, namespace: str, selector: str, pods: list[Obj]) -> list[Obj]:
@@ -288,7 +318,7 @@ def _owners(reader: _Reader, namespace: str, selector: str, pods: list[Obj]) -> 
     along), owners that search missed by name, StatefulSets and DaemonSets
     by name. Returns the ReplicaSets."""
     replicasets = reader.list("ReplicaSet", namespace, labels=selector)
-    owners = _controllers(pods)
+    owners = _controlling_owners(pods)
     others = [
         reader.get(kind, namespace, name)
         for kind, name in owners
@@ -327,6 +357,7 @@ def _shared(reader: _Reader, namespace: str, scopes: Iterable[Scope]) -> list[Fu
         reader.list("Event", namespace),
         reader.list("Ingress", namespace),
         reader.list("NetworkPolicy", namespace),
+        reader.list("HorizontalPodAutoscaler", namespace),
     ]
     for kind in sorted(declared_inputs(scopes) - covered):
         futures.append(reader.list(kind, namespace))
@@ -334,56 +365,84 @@ def _shared(reader: _Reader, namespace: str, scopes: Iterable[Scope]) -> list[Fu
 
 
 def _read_target(reader: _Reader, target: Target) -> None:
-    namespace = target.namespace
-    if target.kind == "Ingress":
-        ingress = reader.get("Ingress", namespace, target.name)
-        shared = _shared(reader, namespace, (Scope.INGRESS, Scope.SERVICE))
-        classes = reader.list("IngressClass", None)
-        services = reader.list("Service", namespace)
-        found = ingress.result()
-        if found is None:
-            reader.list("Ingress", namespace).result()  # names for the "not found" hint
-            return
-        by_name = {s.name: s for s in services.result()}
-        names = dict.fromkeys(b.service for b in ingress_backends(found))
-        missing = [
-            reader.list("Service", None, fields=f"metadata.name={name}")
-            for name in names
-            if name not in by_name
-        ]
-        backends = [by_name[name] for name in names if name in by_name]
-        # Each backend's rounds wait on the reader's pool: drive them from their own threads.
-        with ThreadPoolExecutor(max_workers=max(len(backends), 1)) as drivers:
-            for _ in drivers.map(lambda svc: _read_service(reader, namespace, svc), backends):
-                pass
-        for future in [*shared, classes, *missing]:
-            future.result()
+    if target.kind in ROUTE_KINDS:
+        _read_route(reader, target)
         return
-    service = reader.get("Service", namespace, target.name)
+    namespace = target.namespace
+    # The namespace's Services, not just the target: rules name near misses
+    # (a mesh route's host, a backend) and look for other Services of a pod.
+    services = reader.list("Service", namespace)
     _slices(reader, namespace, target.name)
     shared = _shared(reader, namespace, (Scope.SERVICE,))
-    found_service = service.result()
-    if found_service is None:
-        reader.list("Service", namespace).result()  # names for the "not found" hint
-    else:
-        _read_service(reader, namespace, found_service)
-    for future in shared:
-        future.result()
+    found = next((s for s in services.result() if s.name == target.name), None)
+    if found is not None:
+        _read_service(reader, namespace, found)
+    _wait(shared)
+
+
+def _read_route(reader: _Reader, target: Target) -> None:
+    """An Ingress or HTTPRoute: itself, the IngressClasses, the Services of
+    its namespace (backends, and names near a missing one), then each
+    Service it routes to as above; a missing backend is looked for in
+    other namespaces."""
+    namespace = target.namespace
+    route = reader.get(target.kind, namespace, target.name)
+    waits = _shared(reader, namespace, (Scope.ROUTE, Scope.SERVICE))
+    waits += [reader.list("IngressClass", None), reader.list("Service", namespace)]
+    found = route.result()
+    if found is None:
+        reader.list(target.kind, namespace).result()  # names for the "not found" hint
+        _wait(waits)
+        return
+    services = {
+        (ns, name): service
+        for ns, name in routed_services(found)
+        if (service := reader.get("Service", ns, name).result()) is not None
+    }
+    waits += [
+        reader.list("Service", None, fields=f"metadata.name={name}", beyond=True)
+        for ns, name in routed_services(found)
+        if (ns, name) not in services
+    ]
+    for ns in sorted({ns for ns, _ in services} - {namespace}):
+        waits += _shared(reader, ns, (Scope.SERVICE,))
+    # Each backend's rounds wait on the reader's pool: drive them from their own threads.
+    with ThreadPoolExecutor(max_workers=max(len(services), 1)) as drivers:
+        for _ in drivers.map(lambda key: _read_service(reader, key[0], services[key]), services):
+            pass
+    _wait(waits)
 
 
 def _read_namespace(reader: _Reader, namespace: str | None, kinds: Iterable[str]) -> None:
     futures: list[Future[Any]] = [reader.list(kind, namespace) for kind in kinds]
-    if namespace is not None:
-        futures.append(reader.get("Namespace", "", namespace))
-    for future in futures:
-        future.result()
+    _wait([*futures, *_ingress_controllers(reader)])
+    if namespace is None:
+        return
+    # Services that select nothing here: where pods with their labels run instead.
+    pods = Snapshot.build(reader.list("Pod", namespace).result())  # the label index
+    selectors = {
+        selector_string(selector)
+        for service in reader.list("Service", namespace).result()
+        if (selector := service.spec.get("selector"))
+        and not pods.pods_matching(namespace, selector)
+    }
+    _wait([reader.list("Pod", None, labels=s, beyond=True) for s in sorted(selectors)])
 
 
-def _run(api: KubeApi, namespace: str | None, plan: Callable[[_Reader], None]) -> LiveRead:
+def _run(
+    api: KubeApi,
+    namespace: str | None,
+    plan: Callable[[_Reader], None],
+    required: str | None,
+) -> LiveRead:
+    """Carry out a plan; a `required` kind the server refused (the target's)
+    leaves nothing to diagnose: that refusal is the error."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="why5xx-live") as pool:
         reader = _Reader(api, pool)
         plan(reader)
+    if required is not None and required in reader.unavailable:
+        raise ClusterError(reader.unavailable[required])
     objects = tuple(reader.objects.values())
     snapshot = Snapshot.build(
         objects,
@@ -406,13 +465,19 @@ def _run(api: KubeApi, namespace: str | None, plan: Callable[[_Reader], None]) -
 
 def read_target(api: KubeApi, target: Target) -> LiveRead:
     """What diagnosing one Service or Ingress needs, in few concurrent calls."""
-    return _run(api, target.namespace, lambda reader: _read_target(reader, target))
+    return _run(
+        api, target.namespace, lambda reader: _read_target(reader, target), required=target.kind
+    )
 
 
 def read_namespace(
-    api: KubeApi, namespace: str | None, kinds: Iterable[str] = NAMESPACE_KINDS
+    api: KubeApi,
+    namespace: str | None,
+    kinds: Iterable[str] = NAMESPACE_KINDS,
+    *,
+    required: str | None = None,
 ) -> LiveRead:
     """Every object of `kinds` in a namespace (None: all), each kind listed
     once, plus every kind a registered rule reads."""
     wanted = list(dict.fromkeys([*kinds, *sorted(declared_inputs(Scope) - set(kinds))]))
-    return _run(api, namespace, lambda reader: _read_namespace(reader, namespace, wanted))
+    return _run(api, namespace, lambda reader: _read_namespace(reader, namespace, wanted), required)

@@ -10,15 +10,21 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO
 
 from why5xx.logmodel import FileSummary, LogSummary
-from why5xx.snapshot import Snapshot
+from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.logs.aggregate import Aggregator, summarize
 from why5xx.sources.logs.alb import ALB
-from why5xx.sources.logs.cluster import explain, pod_resolver, timeline_events
+from why5xx.sources.logs.cluster import (
+    explain,
+    pod_resolver,
+    serves,
+    target_services,
+    timeline_events,
+)
 from why5xx.sources.logs.envoy import ENVOY, ENVOY_JSON
 from why5xx.sources.logs.haproxy import HAPROXY
 from why5xx.sources.logs.ingress_nginx import INGRESS_NGINX, NGINX_ERROR, NGINX_JSON
@@ -50,11 +56,17 @@ FORMATS: tuple[LogFormat, ...] = (
 )
 ALIASES = {"nginx": "ingress-nginx", "istio": "envoy", "istio-json": "envoy-json"}
 UNKNOWN = "unknown"
+__all__ = [
+    "FORMATS",
+    "UNKNOWN",
+    "format_named",
+    "summarize_for",
+    "summarize_logs",
+    "target_services",
+]
 # Plain files this large are scanned in parallel ranges, several per core.
 PARALLEL_MIN = 64 << 20
 _RANGES_PER_WORKER = 4
-
-Progress = Callable[[int], None]
 
 
 def format_named(name: str) -> LogFormat:
@@ -133,7 +145,6 @@ def read_log(
     *,
     fmt: LogFormat | None = None,
     stdin: BinaryIO | None = None,
-    progress: Progress | None = None,
 ) -> FileSummary:
     """Stream one file (or `-`) into `into`. A file that cannot be read, or
     stops being readable, gives a summary with `error` set: what was read
@@ -141,6 +152,7 @@ def read_log(
     shown = "<stdin>" if path == STDIN else path
     tally = Tally()
     chosen = fmt
+    parallel = _parallel_size(path)
     try:
         with open_log(path, stdin) as stream:
             for block in blocks(stream, tally):
@@ -155,13 +167,11 @@ def read_log(
                             unparsed=tally.unparsed,
                             error="no known log format in its first lines (pass --format)",
                         )
-                size = _parallel_size(path)
-                if size:
-                    _scan_parallel(path, size, chosen, tally := Tally(), into, _workers())
+                if parallel:  # the first block was only for detection
+                    tally = Tally()
+                    _scan_parallel(path, parallel, chosen, tally, into, _workers())
                     break
                 scan_block(block, chosen, tally, into.add)
-                if progress is not None:
-                    progress(tally.bytes)
     except LogInputError as exc:
         return FileSummary(
             path=shown,
@@ -178,19 +188,38 @@ def read_log(
     )
 
 
+def summarize_for(
+    paths: Sequence[str],
+    snapshot: Snapshot,
+    services: Sequence[Obj],
+    *,
+    fmt: LogFormat | None = None,
+    stdin: BinaryIO | None = None,
+) -> LogSummary:
+    """The summary of the 5xx that were for `services` (a diagnosis target's
+    backends), with their pods: the evidence `engine.diagnose` weighs."""
+    into = Aggregator()
+    files = tuple(read_log(p, into, fmt=fmt, stdin=stdin) for p in paths)
+    resolve = pod_resolver(snapshot)
+    matches = [serves(snapshot, service, resolve) for service in services]
+    groups = [g for g in into.groups() if any(match(g) for match in matches)]
+    return summarize(
+        groups, files, resolve=resolve, events=timeline_events(snapshot), insights=explain
+    )
+
+
 def summarize_logs(
     paths: Sequence[str],
     *,
     fmt: LogFormat | None = None,
     stdin: BinaryIO | None = None,
-    progress: Progress | None = None,
     snapshot: Snapshot | None = None,
 ) -> LogSummary:
     """Read every log (a path, or `-` for standard input) and summarise its
     5xx; with a snapshot, name the pods behind the upstreams and place the
     cluster's events on the timeline."""
     into = Aggregator()
-    files = tuple(read_log(p, into, fmt=fmt, stdin=stdin, progress=progress) for p in paths)
+    files = tuple(read_log(p, into, fmt=fmt, stdin=stdin) for p in paths)
     if snapshot is None:
         return summarize(into.groups(), files)
     return summarize(

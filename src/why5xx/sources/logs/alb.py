@@ -81,7 +81,6 @@ def parse(line: str) -> Access | None:
 
 ALB = LogFormat(
     name="alb",
-    title="AWS Application Load Balancer access log",
     kinds=(
         LineKind(
             shape=re.compile(rb"\n(?:http|https|h2|grpcs|ws|wss) \d{4}-\d\d-\d\dT"),

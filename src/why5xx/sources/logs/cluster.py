@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from why5xx.kube import parse_time
+from why5xx.kube import labels_match, parse_time
 from why5xx.logmodel import PodInfo, TimelineEvent
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.sources.logs.aggregate import Classified, Resolve
-from why5xx.views import container_states, pod_ready, pod_terminating
+from why5xx.sources.logs.aggregate import Classified, Group, Resolve
+from why5xx.views import (
+    container_states,
+    ingress_backends,
+    pod_ready,
+    pod_template_labels,
+    pod_terminating,
+)
 
 REVISION = "deployment.kubernetes.io/revision"
 # Events a person looks for beside a 5xx burst: rollouts, restarts, OOM
@@ -272,3 +278,65 @@ def explain(classified: Sequence[Classified]) -> tuple[str, ...]:
             sentence += f" in the {span} s after it began to go ({since:%H:%M:%S} UTC)"
         sentences.append((count, sentence))
     return tuple(s for _, s in sorted(sentences, key=lambda item: -item[0]))
+
+
+def _backend_names(service: Obj) -> set[str]:
+    """How proxies name this Service's backends: ingress-nginx and Traefik
+    `<ns>-<svc>-<port>` (port number or name), HAProxy ingress `<ns>_<svc>_<port>`."""
+    ports = [str(p.get(key)) for p in service.spec.get("ports") or () for key in ("port", "name")]
+    names = set()
+    for port in ports:
+        if port and port != "None":
+            names |= {
+                f"{service.namespace}-{service.name}-{port}",
+                f"{service.namespace}_{service.name}_{port}",
+            }
+    return names
+
+
+def serves(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Group], bool]:
+    """Whether a group of 5xx was for `service`: its upstream is a pod the
+    Service selects (or selected: a gone pod of a ReplicaSet it selects), or
+    the proxy's name for the backend is the Service's."""
+    selector = service.spec.get("selector") or {}
+    names = _backend_names(service)
+    fqdn = f"{service.name}.{service.namespace}.svc"
+    listed = {
+        str((endpoint.get("targetRef") or {}).get("name"))
+        for eps in snap.endpoint_slices(service.namespace, service.name)
+        for endpoint in eps.raw.get("endpoints") or ()
+    }
+
+    def selected(pod: PodInfo) -> bool:
+        if pod.namespace != service.namespace:
+            return False
+        if pod.name in listed:
+            return True
+        if not selector:
+            return False
+        obj = snap.get("Pod", pod.namespace, pod.name)
+        if obj is not None:
+            return labels_match(selector, obj.labels)
+        rs = snap.get("ReplicaSet", pod.namespace, pod.replicaset or "")
+        return rs is not None and labels_match(selector, pod_template_labels(rs))
+
+    def match(group: Group) -> bool:
+        pod = resolve(group.upstream) if group.upstream else None
+        if pod is not None and selected(pod):
+            return True
+        backend = group.service.split("@", 1)[0]
+        return backend in names or backend.rsplit("|", 1)[-1].startswith(fqdn)
+
+    return match
+
+
+def target_services(snap: Snapshot, kind: str, namespace: str, name: str) -> list[Obj]:
+    """The Services a diagnosis target sends traffic to: itself, or an
+    Ingress's backends."""
+    obj = snap.get(kind, namespace, name)
+    if obj is None:
+        return []
+    if kind != "Ingress":
+        return [obj]
+    names = dict.fromkeys(b.service for b in ingress_backends(obj))
+    return [s for n in names if (s := snap.get("Service", namespace, n)) is not None]

@@ -157,7 +157,6 @@ def parse_json(line: str) -> Access | None:
 
 ENVOY = LogFormat(
     name="envoy",
-    title="Envoy / Istio access log (default text formats)",
     kinds=(
         LineKind(
             shape=re.compile(rb'\n\[\d{4}-\d\d-\d\dT[^\]\n]*\] "'),
@@ -169,7 +168,6 @@ ENVOY = LogFormat(
 
 ENVOY_JSON = LogFormat(
     name="envoy-json",
-    title="Envoy / Istio JSON access log",
     kinds=(
         LineKind(
             shape=re.compile(rb'\n\{[^\n]*"response_code"'),

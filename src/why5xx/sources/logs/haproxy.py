@@ -75,7 +75,6 @@ def parse(line: str) -> Access | None:
 
 HAPROXY = LogFormat(
     name="haproxy",
-    title="HAProxy HTTP log (option httplog)",
     kinds=(
         LineKind(
             shape=re.compile(rb" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ -?\d+ "),

@@ -158,13 +158,11 @@ ACCESS_LINES = LineKind(
 
 INGRESS_NGINX = LogFormat(
     name="ingress-nginx",
-    title="ingress-nginx / nginx access log (upstreaminfo, combined), with error-log lines",
     kinds=(ACCESS_LINES, ERROR_LINES),
 )
 
 NGINX_JSON = LogFormat(
     name="nginx-json",
-    title="ingress-nginx / nginx JSON access log (log-format-escape-json)",
     kinds=(
         LineKind(
             shape=re.compile(rb'\n\{[^\n]*"status"'),
@@ -175,4 +173,4 @@ NGINX_JSON = LogFormat(
     ),
 )
 
-NGINX_ERROR = LogFormat(name="nginx-error", title="nginx error.log", kinds=(ERROR_LINES,))
+NGINX_ERROR = LogFormat(name="nginx-error", kinds=(ERROR_LINES,))

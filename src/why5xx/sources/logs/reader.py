@@ -56,7 +56,6 @@ class LineKind:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogFormat:
     name: str
-    title: str
     kinds: tuple[LineKind, ...]
 
     def parse(self, line: str) -> Record | None:

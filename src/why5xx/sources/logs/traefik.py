@@ -92,7 +92,6 @@ def parse_json(line: str) -> Access | None:
 
 TRAEFIK = LogFormat(
     name="traefik",
-    title="Traefik access log (common log format)",
     kinds=(
         LineKind(
             shape=re.compile(rb'" \d+ms\b'),
@@ -104,7 +103,6 @@ TRAEFIK = LogFormat(
 
 TRAEFIK_JSON = LogFormat(
     name="traefik-json",
-    title="Traefik JSON access log",
     kinds=(
         LineKind(
             shape=re.compile(rb'\n\{[^\n]*"DownstreamStatus"'),

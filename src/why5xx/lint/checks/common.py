@@ -1,0 +1,69 @@
+"""Helpers the lint checks share: diagnosis drafts as lint problems, and the
+containers of a workload that serve a Service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import cast
+
+from why5xx.lint.manifests import Backed, Manifests
+from why5xx.lint.model import Problem
+from why5xx.model import Draft
+from why5xx.rules.backend import Serving
+from why5xx.rules.base import IngressCheck, Rule, Scope, ServiceCheck
+from why5xx.snapshot import Obj
+
+
+def service_rule(rule: Rule, manifests: Manifests, backed: Backed) -> Iterator[Problem]:
+    """What a diagnosis rule of a Service finds in the manifests, as lint
+    problems: where the rule and a check look for the same mismatch, lint
+    runs the rule (its logic is not copied) and keeps its title, its first
+    evidence field and its fix."""
+    assert rule.scope is Scope.SERVICE
+    check = cast(ServiceCheck, rule.check)
+    return _problems(manifests, check(manifests.snap, backed.target))
+
+
+def route_rule(rule: Rule, manifests: Manifests, route: Obj) -> Iterator[Problem]:
+    """`service_rule` for a diagnosis rule of an Ingress or HTTPRoute."""
+    assert rule.scope is Scope.ROUTE
+    check = cast(IngressCheck, rule.check)
+    return _problems(manifests, check(manifests.snap, route))
+
+
+def _problems(manifests: Manifests, drafts: Iterable[Draft]) -> Iterator[Problem]:
+    for draft in drafts:
+        ref = draft.subject
+        subject = manifests.snap.get(ref.kind, ref.namespace, ref.name)
+        if subject is None:
+            raise LookupError(f"the rule reported {ref}, which is not in the manifests")
+        related = {
+            (e.object.kind, e.object.namespace, e.object.name): found
+            for e in draft.evidence
+            if e.object != ref
+            and (found := manifests.snap.get(e.object.kind, e.object.namespace, e.object.name))
+        }
+        yield Problem(
+            subject=subject,
+            field=draft.evidence[0].field if draft.evidence else "",
+            message=draft.title,
+            fix=draft.fix.summary,
+            related=tuple(related.values()),
+        )
+
+
+def servings_of(manifests: Manifests, workload: Obj) -> tuple[Serving, ...]:
+    """The containers of the workload that serve one of its Services' ports,
+    each once."""
+    found: dict[int, Serving] = {}
+    for service in manifests.services_of(workload):
+        backed = manifests.backed(service)
+        for serving in backed.servings if backed else ():
+            if serving.owner is workload:
+                found.setdefault(serving.index, serving)
+    return tuple(found[i] for i in sorted(found))
+
+
+def named(obj: Obj) -> str:
+    """`Deployment web`, as messages name objects."""
+    return f"{obj.kind} {obj.name}"

@@ -1,0 +1,234 @@
+"""Workloads that drop requests when their pods are replaced: no preStop
+drain, a grace period the drain uses up, no minReadySeconds, a strategy that
+leaves no ready pod, one replica behind an Ingress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from why5xx.lint.base import Relation, Scope, check, kube_linter, popeye
+from why5xx.lint.checks.common import named, servings_of
+from why5xx.lint.manifests import Manifests, fewest_pods
+from why5xx.lint.model import Level, Problem
+from why5xx.rules.rollout import (
+    DEFAULT_GRACE,
+    PROPOSED_SLEEP,
+    grace_period,
+    prestop_drain,
+    strategy_problem,
+)
+from why5xx.snapshot import Obj
+from why5xx.views import pod_template_spec
+
+_ROLLED = ("Deployment", "StatefulSet", "DaemonSet")
+_NO_DRAIN_PEERS = (
+    kube_linter(None, Relation.ONLY_HERE, "no preStop or grace-period check in kube-linter"),
+)
+
+
+@check(
+    code="W5X401",
+    name="no-prestop-drain",
+    level=Level.WARNING,
+    scope=Scope.WORKLOAD,
+    peers=_NO_DRAIN_PEERS,
+)
+def no_prestop_drain(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
+    """A container that serves a Service stops without draining first.
+
+    **What it finds**: a container behind a Service with no preStop hook, or
+    one that sleeps 0 s. A native `lifecycle.preStop.sleep` action, an
+    `exec` that runs `sleep N` (alone or before a graceful quit), an
+    `httpGet` or another command count as a drain (`rules/rollout.py`,
+    `prestop_drain`, as the diagnosis `rollout-no-prestop` reads it).
+
+    **Why it is a 5xx**: when a pod is deleted, the kubelet stops it while
+    the control plane removes it from the EndpointSlices; ingress-nginx,
+    kube-proxy and Envoy learn of it a moment later. An app that exits on
+    SIGTERM at once refuses the requests still routed to it: 502 during
+    every rollout, scale-down and node drain.
+
+    **Fix**: a preStop sleep of 5-15 s: `lifecycle: {preStop: {sleep:
+    {seconds: 10}}}` (Kubernetes 1.30+), or `exec: {command: [sleep, "10"]}`
+    where the image has `sleep`; nginx: `sleep 10 && nginx -s quit`.
+    """
+    for serving in servings_of(manifests, workload):
+        drain = prestop_drain(serving.container)
+        if drain is not None and drain.seconds != 0:
+            continue
+        yield Problem(
+            subject=workload,
+            field=f"{serving.path}.lifecycle.preStop",
+            message=(
+                f"Container {serving.name} of {named(workload)} serves Service "
+                f"{', '.join(s.name for s in manifests.services_of(workload))} and stops without "
+                f"a preStop drain ({drain.how if drain else 'no preStop'})"
+            ),
+            fix=(
+                f"Add lifecycle.preStop.sleep.seconds: {PROPOSED_SLEEP} to container "
+                f"{serving.name} (Kubernetes 1.30+; earlier: exec sleep {PROPOSED_SLEEP})."
+            ),
+        )
+
+
+@check(
+    code="W5X402",
+    name="grace-period-within-prestop",
+    level=Level.ERROR,
+    scope=Scope.WORKLOAD,
+    peers=_NO_DRAIN_PEERS,
+)
+def grace_period_within_prestop(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
+    """The pod's terminationGracePeriodSeconds is not longer than a container's preStop sleep.
+
+    **What it finds**: a container behind a Service whose preStop sleeps at
+    least as long as the pod's `terminationGracePeriodSeconds` (default 30).
+
+    **Why it is a 5xx**: the grace period covers the preStop hook and the
+    app's own shutdown: when the sleep uses it up, the kubelet kills the
+    app (SIGKILL) with requests in flight, on every rollout: 502.
+
+    **Fix**: make `terminationGracePeriodSeconds` longer than the sleep plus
+    the time the app takes to finish its requests (sleep + 30 s is safe).
+    """
+    spec = pod_template_spec(workload)
+    grace = grace_period(spec)
+    for serving in servings_of(manifests, workload):
+        drain = prestop_drain(serving.container)
+        if drain is None or drain.seconds is None or drain.seconds < grace:
+            continue
+        default = " (the default)" if spec.get("terminationGracePeriodSeconds") is None else ""
+        yield Problem(
+            subject=workload,
+            field=f"{serving.path.rsplit('.', 1)[0]}.terminationGracePeriodSeconds",
+            message=(
+                f"{named(workload)} gives its pods {grace} s{default} to stop, which container "
+                f"{serving.name}'s preStop ({drain.how}) uses up"
+            ),
+            fix=(
+                "Set terminationGracePeriodSeconds to at least "
+                f"{int(drain.seconds) + DEFAULT_GRACE} (the sleep plus the app's own drain)."
+            ),
+        )
+
+
+@check(
+    code="W5X403",
+    name="no-min-ready-seconds",
+    level=Level.INFO,
+    scope=Scope.WORKLOAD,
+)
+def no_min_ready_seconds(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
+    """A workload behind a Service counts a new pod available the moment it is ready.
+
+    **What it finds**: a Deployment, StatefulSet or DaemonSet behind a
+    Service with `minReadySeconds` unset or 0.
+
+    **Why it is a 5xx**: a rollout then replaces the next old pod as soon as
+    a new one passes one readiness check, before the proxies have it in
+    their endpoints and before it has shown it stays up: a new version that
+    fails after a few seconds takes the old pods with it, and the window in
+    which fewer pods serve than planned is as short as it gets.
+
+    **Fix**: set `spec.minReadySeconds` to a few seconds (5-15): the time
+    for endpoints to propagate, and for a bad release to show it.
+    """
+    if workload.kind not in _ROLLED or not manifests.services_of(workload):
+        return
+    if int(workload.spec.get("minReadySeconds") or 0) > 0:
+        return
+    yield Problem(
+        subject=workload,
+        field="spec.minReadySeconds",
+        message=f"{named(workload)} behind a Service has no minReadySeconds",
+        fix=f"Set spec.minReadySeconds: {PROPOSED_SLEEP}.",
+    )
+
+
+@check(
+    code="W5X404",
+    name="rollout-drops-all-pods",
+    level=Level.ERROR,
+    scope=Scope.WORKLOAD,
+    peers=(
+        kube_linter(
+            "no-rolling-update-strategy",
+            Relation.STRICTER,
+            "kube-linter's is off by default and only checks that the rolling parameters are "
+            "set; why5xx resolves them against the replicas, as the controller does",
+        ),
+    ),
+)
+def rollout_drops_all_pods(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
+    """A Deployment behind a Service rolls out in a way that leaves no pod ready.
+
+    **What it finds**: a Deployment behind a Service with the `Recreate`
+    strategy, or whose `maxUnavailable` (default 25%, rounded down, as the
+    deployment controller resolves it) is not below its replicas
+    (`rules/rollout.py`, `strategy_problem`, the diagnosis's own test).
+
+    **Why it is a 5xx**: during the rollout every old pod is stopped before
+    a new one is ready: the Service has no endpoints and answers 503 until
+    the new pods pass their readiness probes.
+
+    **Fix**: `strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1,
+    maxUnavailable: 0}}`. Keep `Recreate` only where two versions must never
+    run together (then say so with a `why5xx.io/ignore` annotation).
+    """
+    if not manifests.services_of(workload):
+        return
+    problem = strategy_problem(workload)
+    if problem is None:
+        return
+    yield Problem(
+        subject=workload,
+        field=problem.evidence.field,
+        message=f"{named(workload)} behind a Service: {problem.text}",
+        fix="Use strategy.type RollingUpdate with maxSurge: 1 and maxUnavailable: 0.",
+    )
+
+
+@check(
+    code="W5X405",
+    name="single-replica-behind-route",
+    level=Level.WARNING,
+    scope=Scope.WORKLOAD,
+    peers=(
+        kube_linter(
+            "minimum-three-replicas",
+            Relation.SAME,
+            "kube-linter's is off by default and applies to every Deployment",
+        ),
+        popeye("1109", Relation.SAME, "on a live cluster only: a Service with a single endpoint"),
+    ),
+)
+def single_replica_behind_route(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
+    """A workload that an Ingress or route sends traffic to runs a single pod.
+
+    **What it finds**: a Deployment, StatefulSet or ReplicaSet reached
+    through a Service from an Ingress or HTTPRoute, with
+    `replicas: 1` (or unset), or a HorizontalPodAutoscaler allowing one
+    (`minReplicas` 1, the default).
+
+    **Why it is a 5xx**: that pod's eviction (a node drain, an upgrade), its
+    crash or its OOM kill leaves the Service without endpoints until a new
+    pod is ready: 503 for the users of that route.
+
+    **Fix**: run at least 2 replicas (or `minReplicas: 2`) with a
+    PodDisruptionBudget of `maxUnavailable: 1`.
+    """
+    routes = manifests.routes_of(workload)
+    if not routes or fewest_pods(manifests, workload) != 1:
+        return
+    hpas = manifests.hpas_of(workload)
+    allows = f" ({named(hpas[0])} allows 1)" if hpas else ""
+    yield Problem(
+        subject=workload,
+        field="spec.replicas",
+        message=f"{named(workload)} runs a single pod behind {named(routes[0])}{allows}",
+        fix=(
+            "Run at least 2 replicas (spec.replicas, or the autoscaler's minReplicas), with a "
+            "PodDisruptionBudget of maxUnavailable: 1."
+        ),
+        related=(*routes, *hpas),
+    )

@@ -1,0 +1,68 @@
+"""What `why5xx lint` reads: manifest files (each object with the line it
+starts at), or what a cluster runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from why5xx.snapshot import Obj
+from why5xx.sources.bundle import LoadError, load_bundle
+
+if TYPE_CHECKING:
+    from why5xx.sources.kubeapi import ApiCall, KubeApi
+
+# What lint reads from a cluster (the live source adds what the rules read).
+LIVE_KINDS = (
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Ingress",
+    "IngressClass",
+    "ConfigMap",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Input:
+    objects: tuple[Obj, ...]
+    errors: tuple[LoadError, ...]  # what could not be read: lint exits 2
+    notes: tuple[str, ...] = ()  # what was left out, and why
+    calls: tuple[ApiCall, ...] = ()  # the API calls of a live read
+
+
+def read_files(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Input:
+    """Files, directories, or `-` for standard input, with line numbers.
+    Documents that are no Kubernetes object at all (a chart's values.yaml,
+    a kustomization.yaml in a directory) are skipped, not errors."""
+    bundle = load_bundle(paths, stdin=stdin, lines=True)
+    skipped = [e.source for e in bundle.errors if e.not_an_object]
+    notes: tuple[str, ...] = ()
+    if skipped:
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        notes = (
+            f"skipped {len(skipped)} document(s) that are not Kubernetes objects: "
+            f"{', '.join(skipped[:3])}{more}",
+        )
+    return Input(
+        objects=bundle.objects,
+        errors=tuple(e for e in bundle.errors if not e.not_an_object),
+        notes=notes,
+    )
+
+
+def read_live(api: KubeApi, namespace: str | None) -> Input:
+    """Every object lint reads in a namespace (None: all) of the cluster."""
+    from why5xx.sources import live  # noqa: PLC0415 (lightkube only for --live)
+
+    read = live.read_namespace(api, namespace, LIVE_KINDS)
+    notes = tuple(
+        f"linted without {kind} objects: {reason}" for kind, reason in read.unavailable.items()
+    )
+    return Input(objects=read.objects, errors=(), notes=notes, calls=read.calls)

@@ -1,0 +1,159 @@
+"""`diagnose --logs`: the proxy logs change the verdict where cluster state
+alone cannot tell (a keep-alive race, a timeout), and confirm and re-rank a
+rule's finding (a rollout's 502s from the old ReplicaSet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from why5xx.cli import main
+from why5xx.engine import Target, diagnose
+from why5xx.model import Report
+from why5xx.sources.bundle import load_bundle
+from why5xx.sources.logs import summarize_for, target_services
+
+HERE = Path(__file__).parent / "logs"
+STEADY, ROLLOUT = HERE / "steady-bundle.yaml", HERE / "rollout-bundle.yaml"
+ACCESS = (
+    '10.0.0.9 - - [20/Nov/2026:{time} +0000] "{method} /pay HTTP/1.1" {status} 150 "-" "curl/8" '
+    "300 {took} [{service}] [] {upstream} 0 {took} {status} 0123456789abcdef"
+)
+ERROR = (
+    "2026/11/20 {time} [error] 7#7: *1 {message}, client: 10.0.0.9, server: shop.example, "
+    'request: "{method} /pay HTTP/1.1", upstream: "http://{upstream}/pay", host: "shop.example"'
+)
+CLOSED = "upstream prematurely closed connection while reading response header from upstream"
+REFUSED = "connect() failed (111: Connection refused) while connecting to upstream"
+TIMED_OUT = (
+    "upstream timed out (110: Connection timed out) while reading response header from upstream"
+)
+
+
+def _log(path: Path, entries: list[tuple[str, str, int, str, str]]) -> str:
+    """(time, upstream, status, method, error message) -> the controller's interleaved log."""
+    lines = []
+    for time, upstream, status, method, message in entries:
+        took = "60.001" if status == 504 else "0.002"
+        if message:
+            lines.append(ERROR.format(time=time, upstream=upstream, method=method, message=message))
+        lines.append(
+            ACCESS.format(
+                time=time,
+                upstream=upstream,
+                status=status,
+                method=method,
+                took=took,
+                service="shop-checkout-8080",
+            )
+        )
+    # Another Service's 5xx in the same log must not count for checkout.
+    lines.append(
+        ACCESS.format(
+            time="08:45:00",
+            upstream="10.9.9.9:80",
+            status=502,
+            method="GET",
+            took="0.001",
+            service="shop-search-80",
+        )
+    )
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _diagnose(bundle: Path, logs: list[str] | None) -> Report:
+    snap = load_bundle([str(bundle)]).snapshot()
+    target = Target.parse("checkout", "shop")
+    evidence = None
+    if logs is not None:
+        services = target_services(snap, "Service", "shop", "checkout")
+        evidence = summarize_for(logs, snap, services)
+    return diagnose(snap, target, logs=evidence)
+
+
+def _spread_closes(pods: list[str]) -> list[tuple[str, str, int, str, str]]:
+    """A few POSTs a minute fail on reused connections, evenly, at low load."""
+    return [
+        (f"08:{m:02d}:{s:02d}", pods[m % len(pods)], 502, "POST", CLOSED)
+        for m in range(30, 50, 2)
+        for s in (7, 41)
+    ]
+
+
+def test_keepalive_race_shows_only_in_the_logs(tmp_path: Path) -> None:
+    before = _diagnose(STEADY, None)
+    log = _log(tmp_path / "c.log", _spread_closes(["10.244.1.30:8080", "10.244.1.31:8080"]))
+    after = _diagnose(STEADY, [log])
+    assert before.verdict == "healthy"
+    assert after.verdict == "keepalive-race"
+    assert after.status.value == "failing"
+    top = after.findings[0]
+    assert "100% of Service/shop/checkout's 5xx" in top.title
+    assert {str(e.object) for e in top.evidence} >= {
+        "Service/shop/checkout",
+        "Pod/shop/checkout-84c6f7d9b8-4tq8m",
+    }
+    assert all(c.startswith("kubectl ") for c in top.confirm)
+
+
+def test_timeouts_show_only_in_the_logs(tmp_path: Path) -> None:
+    entries = [
+        (f"08:40:{s:02d}", "10.244.1.31:8080", 504, "GET", TIMED_OUT) for s in range(0, 50, 5)
+    ]
+    after = _diagnose(STEADY, [_log(tmp_path / "t.log", entries)])
+    assert _diagnose(STEADY, None).verdict == "healthy"
+    assert after.verdict == "upstream-timeout"
+    assert after.findings[0].http_status == (504,)
+
+
+def test_even_502s_from_the_new_pods_are_a_keepalive_race_not_the_rollout(tmp_path: Path) -> None:
+    before = _diagnose(ROLLOUT, None)
+    after = _diagnose(ROLLOUT, [_log(tmp_path / "k.log", _spread_closes(["10.244.1.30:8080"]))])
+    assert before.verdict != "keepalive-race"
+    assert after.verdict == "keepalive-race"
+    causes = [f.cause for f in after.findings]
+    if "rollout-no-prestop" in causes:  # the rule's finding stays, ranked after
+        assert causes.index("rollout-no-prestop") > causes.index("keepalive-race")
+
+
+def test_502s_from_the_old_replicaset_confirm_the_rollout(tmp_path: Path) -> None:
+    entries = [(f"08:51:{s:02d}", "10.244.1.20:8080", 502, "GET", REFUSED) for s in range(3, 40, 3)]
+    entries.append(("08:51:05", "10.244.1.21:8080", 502, "POST", REFUSED))
+    before = _diagnose(ROLLOUT, None)
+    after = _diagnose(ROLLOUT, [_log(tmp_path / "r.log", entries)])
+    assert before.verdict != "rollout-no-prestop"  # the rule alone did not call it a failure
+    assert after.verdict == "rollout-no-prestop"
+    top = after.findings[0]
+    assert top.severity.value == "critical"
+    observed = " ".join(e.observed for e in top.evidence)
+    assert "14 of 14 5xx" in observed  # not the other Service's 502
+    assert "terminating, revision 1" in observed
+
+
+def test_cli_diagnose_with_logs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = _log(tmp_path / "c.log", _spread_closes(["10.244.1.30:8080"]))
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                "diagnose",
+                "checkout",
+                "-n",
+                "shop",
+                "--bundle",
+                str(STEADY),
+                "--logs",
+                log,
+                "-o",
+                "json",
+            ]
+        )
+    assert done.value.code == 1
+    document = orjson.loads(capsys.readouterr().out)
+    assert document["findings"][0]["cause"] == "keepalive-race"
+    with pytest.raises(SystemExit) as refused:
+        main(["diagnose", "--all", "-n", "shop", "--bundle", str(STEADY), "--logs", log])
+    assert refused.value.code == 2
+    assert "--logs needs one target" in capsys.readouterr().err
