@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console, RenderableType
+from rich.progress import Progress
 
 from why5xx import __version__, docs
+from why5xx.benchmark import corpus, generate, score
 from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all
 from why5xx.lint import config as lint_config
 from why5xx.lint import docs as lint_docs
@@ -23,6 +26,7 @@ from why5xx.lint.manifests import Manifests
 from why5xx.lint.runner import lint
 from why5xx.logmodel import LogSummary
 from why5xx.model import Report, Status
+from why5xx.report import bench as bench_report
 from why5xx.report import json as json_report
 from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_json, logs_text
 from why5xx.report import text as text_report
@@ -80,7 +84,10 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     diag.add_argument(
         "target",
         nargs="?",
-        help="NAME or service/NAME (a Service), ingress/NAME (every backend of an Ingress)",
+        help=(
+            "NAME or service/NAME (a Service); ingress/NAME or httproute/NAME "
+            "(the route, then every Service it sends to)"
+        ),
     )
     diag.add_argument(
         "-n",
@@ -208,6 +215,33 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     lint_cmd.add_argument("--explain", metavar="CODE", help="print a check's documentation")
     lint_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     lint_cmd.set_defaults(run=_lint)
+
+    bench = commands.add_parser(
+        "bench",
+        help="score the diagnosis on scenarios with known causes: accuracy and speed",
+        description="Diagnose scenarios whose cause is known (docs/scenario-format.md) and "
+        "score the verdicts per cause and overall, beside a kubectl-only baseline. Without "
+        "PATH or --generate: the built-in corpus.",
+    )
+    bench.add_argument(
+        "paths", nargs="*", metavar="PATH", help="directories of scenarios (truth.yaml)"
+    )
+    bench.add_argument(
+        "--generate", type=int, metavar="N", help="N clusters with injected faults, in memory"
+    )
+    bench.add_argument("--seed", type=int, default=1, help="seed of --generate (default: 1)")
+    bench.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write the generated scenarios (--generate N, else the built-in ones) to DIR "
+        "as scenario directories, instead of scoring",
+    )
+    bench.add_argument(
+        "--min-top1", type=float, metavar="SHARE", help="exit 1 when top-1 is below SHARE"
+    )
+    bench.add_argument("-o", "--output", choices=("text", "json", "markdown"), default="text")
+    bench.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -449,6 +483,47 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_INPUT
     threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
     return EXIT_FOUND if report.fails(threshold) else EXIT_OK
+
+
+@contextmanager
+def _progress(err: Console, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for long work, when stderr is a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("scoring", total=total)
+        yield lambda done: progress.advance(task, done)
+
+
+def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.generate is not None and args.generate < 1:
+        raise InputError("--generate needs a count of at least 1")
+    if args.export and args.paths:
+        raise InputError("--export writes generated scenarios: give --generate N, not PATH")
+    chosen = corpus.choose([Path(p) for p in args.paths], count=args.generate, seed=args.seed)
+    for error in chosen.errors:
+        err.print(f"why5xx: {error}", markup=False)
+    if args.export:
+        target = Path(args.export)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise InputError(f"{target} exists: name a new or empty directory")
+        written = generate.export(chosen.generated, target)
+        out.print(f"wrote {written} scenarios to {target}", markup=False, highlight=False)
+        return EXIT_OK
+    if not chosen.scenarios:
+        raise InputError(f"no usable scenario in {', '.join(args.paths)}")
+    with _progress(err, len(chosen.scenarios)) as advance:
+        result = score.run(chosen.scenarios, advance)
+    result = replace(result, generated_seconds=chosen.generated_seconds)
+    if args.output == "json":
+        out.print(bench_report.render_json(result), markup=False, highlight=False)
+    elif args.output == "markdown":
+        out.print(bench_report.render_markdown(result), markup=False, highlight=False, end="")
+    else:
+        out.print(bench_report.render_text(result))
+    below = args.min_top1 is not None and result.overall.top1 < args.min_top1
+    return EXIT_FOUND if below else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:
