@@ -198,6 +198,8 @@ def test_the_manifest_says_what_when_where_and_what_was_redacted(
     assert code == 0, stderr
     manifest = orjson.loads((tmp_path / "incident" / MANIFEST_FILE).read_bytes())
     assert manifest["capturedAt"] == "2026-11-25T09:00:00Z"  # the API server's clock
+    bundle = load_bundle([str(tmp_path / "incident")])
+    assert bundle.snapshot().now.isoformat() == "2026-11-25T09:00:00+00:00"  # "now" of a diagnosis
     assert manifest["context"] == "fake"
     assert manifest["namespace"] == "shop"
     assert manifest["neverFetched"] == ["Secret"]

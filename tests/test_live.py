@@ -250,6 +250,25 @@ def test_a_failing_credential_plugin_is_one_line(
     ]
 
 
+def test_a_missing_credential_plugin_gives_its_install_hint(
+    mismatch: FakeCluster, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = {
+        "exec": {
+            "apiVersion": EXEC_V1BETA1,
+            "command": "gke-gcloud-auth-plugin-not-here",
+            "installHint": "Install gke-gcloud-auth-plugin for use with kubectl.",
+        }
+    }
+    config = write_kubeconfig(tmp_path / "gke", mismatch.server.url, pki.ca_pem, {"gke": user})
+    code, _, err = run(["diagnose", "checkout", "--kubeconfig", str(config)], capsys)
+    assert code == 2
+    assert err == (
+        "why5xx: error: credential plugin gke-gcloud-auth-plugin-not-here is not installed: "
+        "Install gke-gcloud-auth-plugin for use with kubectl.\n"
+    )
+
+
 # --- failures -------------------------------------------------------------------
 
 

@@ -34,7 +34,8 @@ def generated() -> list[Scenario]:
             if fault.cause == HEALTHY
             else math.ceil(PER_CAUSE / variants[fault.cause])
         )
-        out += [scenario(SEED, len(out), fault) for _ in range(copies)]
+        for _ in range(copies):
+            out.append(scenario(SEED, len(out), fault))
     return out
 
 

@@ -78,6 +78,58 @@ class PodCtx:
 Fate = Callable[[PodCtx], None]
 
 
+# --- the kubelet's words -------------------------------------------------------
+
+
+def refused(ip: str, port: int | str, path: str) -> str:
+    """An HTTP probe to a port nothing listens on."""
+    return f'Get "http://{ip}:{port}{path}": dial tcp {ip}:{port}: connect: connection refused'
+
+
+def timed_out(ip: str, port: int | str, path: str) -> str:
+    """An HTTP probe the app does not answer within timeoutSeconds."""
+    return (
+        f'Get "http://{ip}:{port}{path}": context deadline exceeded '
+        "(Client.Timeout exceeded while awaiting headers)"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note:
+    """An event about a pod from outside its kubelet's start-up: a
+    controller's, or an old probe failure. `{pod}` in the message is
+    `namespace/name`, `{ip}` the pod's IP."""
+
+    reason: str
+    message: str
+    ago: float
+    first: float | None = None
+    count: int = 1
+    warning: bool = False
+    component: str = "kubelet"
+    container: bool = False  # about the serving container (fieldPath)
+
+
+def noted(fate: Fate, *notes: Note) -> Fate:
+    """`fate`, and `notes` about the pod."""
+
+    def noted_fate(ctx: PodCtx) -> None:
+        fate(ctx)
+        for note in notes:
+            ctx.event(
+                note.reason,
+                note.message.format(pod=f"{ctx.namespace}/{ctx.name}", ip=pod_ip(ctx)),
+                ago=note.ago,
+                first=note.first,
+                count=note.count,
+                warning=note.warning,
+                component=note.component,
+                container=ctx.main if note.container else None,
+            )
+
+    return noted_fate
+
+
 # --- building blocks ----------------------------------------------------------
 
 
@@ -211,36 +263,60 @@ def pod_ip(ctx: PodCtx) -> str:
     return str(ctx.pod["status"].get("podIP", ""))
 
 
-def start_events(ctx: PodCtx, *, pulled_fresh: bool = True) -> None:
+def start_events(
+    ctx: PodCtx, *, pulled_fresh: bool = True, restarts: int = 0, last: float = 0
+) -> None:
     """Scheduled, Pulling/Pulled, Created, Started: what every pod created in
-    the last hour shows."""
-    age, image = ctx.age, ctx.image()
-    node = ctx.node.name if ctx.node else ""
-    ctx.event(
-        "Scheduled",
-        f"Successfully assigned {ctx.namespace}/{ctx.name} to {node}",
-        ago=age,
-        component="default-scheduler",
-    )
+    the last hour shows; after `restarts` (the last `last` seconds ago), the
+    kubelet's counts grow."""
+    age, image, main = ctx.age, ctx.image(), ctx.main
+    scheduled(ctx)
     if pulled_fresh:
         took = ctx.world.rng.uniform(0.8, 9.0)
-        ctx.event("Pulling", f'Pulling image "{image}"', ago=age - 1, container=ctx.main)
+        ctx.event("Pulling", f'Pulling image "{image}"', ago=age - 1, container=main)
         ctx.event(
             "Pulled",
             f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting). '
             f"Image size: {ctx.world.rng.randrange(20_000_000, 400_000_000)} bytes.",
             ago=age - 2,
-            container=ctx.main,
+            container=main,
         )
-    else:
+    if restarts or not pulled_fresh:
         ctx.event(
             "Pulled",
             f'Container image "{image}" already present on machine',
-            ago=age - 1,
-            container=ctx.main,
+            ago=last if restarts else age - 1,
+            first=age - 1,
+            count=max(restarts, 1),
+            container=main,
         )
-    ctx.event("Created", f"Created container: {ctx.main}", ago=age - 2, container=ctx.main)
-    ctx.event("Started", f"Started container {ctx.main}", ago=age - 3, container=ctx.main)
+    recent = last if restarts else age - 3
+    ctx.event(
+        "Created",
+        f"Created container: {main}",
+        ago=recent,
+        first=age - 2,
+        count=restarts + 1,
+        container=main,
+    )
+    ctx.event(
+        "Started",
+        f"Started container {main}",
+        ago=recent,
+        first=age - 3,
+        count=restarts + 1,
+        container=main,
+    )
+
+
+def scheduled(ctx: PodCtx) -> None:
+    node = ctx.node.name if ctx.node else ""
+    ctx.event(
+        "Scheduled",
+        f"Successfully assigned {ctx.namespace}/{ctx.name} to {node}",
+        ago=ctx.age,
+        component="default-scheduler",
+    )
 
 
 def _backoff_message(ctx: PodCtx) -> str:
@@ -307,12 +383,7 @@ def creating() -> Fate:
     def fate(ctx: PodCtx) -> None:
         main = waiting(ctx, ctx.main, "ContainerCreating", pulled=False)
         set_status(ctx, main, ready=False, changed=ctx.age, phase="Pending", sandbox=False)
-        ctx.event(
-            "Scheduled",
-            f"Successfully assigned {ctx.namespace}/{ctx.name} to {ctx.node.name if ctx.node else ''}",
-            ago=ctx.age,
-            component="default-scheduler",
-        )
+        scheduled(ctx)
         ctx.event("Pulling", f'Pulling image "{ctx.image()}"', ago=ctx.age - 1, container=ctx.main)
 
     return fate
@@ -342,17 +413,8 @@ def crash_loop(
             started=finished + rng.uniform(0.5, 20),
             finished=finished,
         )
-        if reason == "StartError":
-            main = waiting(
-                ctx,
-                ctx.main,
-                "CrashLoopBackOff",
-                f"back-off {_backoff(restarts)} restarting failed container={ctx.main} "
-                f"pod={_backoff_message(ctx)}",
-                restarts=restarts,
-                last=last,
-            )
-        elif rng.random() < 0.7:
+        # A start error never runs; a crash is caught in back-off or just restarted.
+        if reason == "StartError" or rng.random() < 0.7:
             main = waiting(
                 ctx,
                 ctx.main,
@@ -373,7 +435,7 @@ def crash_loop(
             )
         changed = ctx.age - served_for if served_for else ctx.age - 1
         set_status(ctx, main, ready=False, changed=changed)
-        start_events(ctx, pulled_fresh=not served_for)
+        start_events(ctx, pulled_fresh=not served_for, restarts=restarts, last=finished)
         ctx.event(
             "BackOff",
             f"Back-off restarting failed container {ctx.main} in pod {_backoff_message(ctx)}",
@@ -410,10 +472,7 @@ def probe_kills(*, probe_path: str, restarts: int, served_for: float = 0.0) -> F
     def fate(ctx: PodCtx) -> None:
         rng = ctx.world.rng
         port = _probe_port(ctx)
-        if served_for:
-            failure = f'Get "http://{{ip}}:{port}{probe_path}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
-        else:
-            failure = f'Get "http://{{ip}}:{port}{probe_path}": dial tcp {{ip}}:{port}: connect: connection refused'
+        failure = (timed_out if served_for else refused)("{ip}", port, probe_path)
         crashing_for = ctx.age - served_for
         finished = rng.uniform(10, 90)
         last = terminated(
@@ -443,7 +502,7 @@ def probe_kills(*, probe_path: str, restarts: int, served_for: float = 0.0) -> F
                 last=last,
             )
         set_status(ctx, main, ready=False, changed=crashing_for if served_for else ctx.age - 1)
-        start_events(ctx, pulled_fresh=not served_for)
+        start_events(ctx, pulled_fresh=not served_for, restarts=restarts, last=finished)
         ip = pod_ip(ctx)
         for probe in ("Liveness", "Readiness"):
             ctx.event(
@@ -526,12 +585,7 @@ def image_pull(*, error: str, backoff: bool = True) -> Fate:
             main = waiting(ctx, ctx.main, "ErrImagePull", detail, pulled=False)
         set_status(ctx, main, ready=False, changed=ctx.age - 1, phase="Pending")
         tries = max(int(ctx.age // 300), 2)
-        ctx.event(
-            "Scheduled",
-            f"Successfully assigned {ctx.namespace}/{ctx.name} to {ctx.node.name if ctx.node else ''}",
-            ago=ctx.age,
-            component="default-scheduler",
-        )
+        scheduled(ctx)
         ctx.event(
             "Pulling",
             f'Pulling image "{image}"',

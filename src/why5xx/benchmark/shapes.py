@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from why5xx.benchmark.fates import completed, crash_loop
+from why5xx.benchmark.fates import Note, completed, crash_loop, noted, timed_out
 from why5xx.benchmark.workloads import (
     App,
     container,
@@ -1010,37 +1010,27 @@ def _monitoring(world: World) -> None:
             ),
         ],
     )
-    grafana = apps[1]
-    grafana_pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"grafana-{world.suffix(10)}-{world.suffix()}",
-            "namespace": "monitoring",
-            "uid": world.uid(),
-        },
+    grafana = apps[1].groups[0]
+    grafana.fate = noted(
+        grafana.fate,
+        Note(
+            reason="Unhealthy",
+            message=f"Readiness probe failed: {timed_out('{ip}', 3000, '/api/health')}",
+            ago=world.rng.uniform(5 * MINUTE, 50 * MINUTE),
+            warning=True,
+            container=True,
+        ),
+    )
+    adapter = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": world.meta("prometheus-adapter", "monitoring", age=90 * DAY),
     }
     world.event(
-        grafana_pod,
-        "Unhealthy",
-        'Readiness probe failed: Get "http://10.244.2.19:3000/api/health": context deadline exceeded (Client.Timeout exceeded while awaiting headers)',
-        ago=world.rng.uniform(5 * MINUTE, 50 * MINUTE),
-        warning=True,
-        host=world.nodes[0].name,
-        field_path="spec.containers{grafana}",
-    )
-    world.event(
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {
-                "name": "prometheus-adapter",
-                "namespace": "monitoring",
-                "uid": world.uid(),
-            },
-        },
+        adapter,
         "FailedGetResourceMetric",
-        "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API",
+        "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics "
+        "returned from resource metrics API",
         ago=world.rng.uniform(1, 20 * MINUTE),
         first=50 * MINUTE,
         count=world.rng.randrange(20, 300),

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from why5xx.benchmark.fates import Fate, PodCtx, pod_ip, serving
-from why5xx.benchmark.world import DAY, HOUR, MINUTE, Raw, World, owner_ref
+from why5xx.benchmark.fates import Fate, PodCtx, pod_ip, refused, serving
+from why5xx.benchmark.world import DAY, HOUR, MINUTE, Raw, World
 
 Change = Callable[[Raw], None]  # edits a pod template in place
 _NOT_LIVE = ("Succeeded", "Failed")
@@ -395,7 +395,7 @@ class App:
                 pod["spec"]["volumes"].insert(
                     0, {"name": claim, "persistentVolumeClaim": {"claimName": name}}
                 )
-                labels = {k: v for k, v in self.selector.items()}
+                labels = dict(self.selector)
                 meta = world.meta(
                     name, self.namespace, age=world.rng.uniform(DAY, 90 * DAY), labels=labels
                 )
@@ -798,7 +798,7 @@ def _terminate(ctx: PodCtx, since: float, drains: bool) -> None:
     if (ctx.spec_of(ctx.main).get("readinessProbe") or {}).get("httpGet"):
         ctx.event(
             "Unhealthy",
-            f'Readiness probe failed: Get "http://{ip}:{port}{path}": dial tcp {ip}:{port}: connect: connection refused',
+            f"Readiness probe failed: {refused(ip, port, path)}",
             ago=max(since - 4, 0.5),
             first=since - 2,
             count=max(int(since // 5), 1),

@@ -15,15 +15,11 @@ from why5xx.scenarios import HEALTHY
 
 _MAX_MISSES = 15
 _MAX_PROBLEM = 160
-_HEADERS = (
-    "cause",
-    "scenarios",
-    "top-1",
-    "top-3",
-    "false healthy",
-    "evidence",
-    "ms/scenario",
-    f"{BASELINE} top-1",
+_HEADERS = ("cause", "n", "top-1", "top-3", "false", "evidence", "ms", "kubectl")
+_LEGEND = (
+    "top-1/top-3: the true cause is the verdict / among the first three causes; false: "
+    "faulty targets reported healthy (healthy: false alarms); evidence: truth objects the "
+    f"finding names; ms: per scenario; kubectl: top-1 of the {BASELINE} baseline"
 )
 
 
@@ -32,20 +28,21 @@ def render_json(result: BenchResult) -> str:
 
 
 def _pct(share: float | None) -> str:
-    return "–" if share is None else f"{share:.1%}"
+    if share is None:
+        return "–"
+    return "100%" if share == 1.0 else f"{share:.1%}"
 
 
 def _row(name: str, tally: Tally) -> list[str]:
-    if name == HEALTHY:
-        wrong = f"{tally.false_alarms} false alarm{'s' if tally.false_alarms != 1 else ''}"
-    else:
-        wrong = str(tally.false_healthy)
+    wrong = tally.false_alarms if name == HEALTHY else tally.false_healthy
+    if name.endswith("overall"):
+        wrong = tally.false_healthy + tally.false_alarms
     return [
         name,
         str(tally.scenarios),
         _pct(tally.top1),
         _pct(tally.top3),
-        wrong,
+        str(wrong),
         _pct(tally.evidence_recall),
         f"{tally.mean_seconds * 1000:.1f}",
         _pct(tally.baseline_top1),
@@ -84,9 +81,7 @@ def _summary(result: BenchResult) -> list[str]:
     ]
     weakest = worst(result.per_cause(), 3)
     if weakest:
-        lines.append(
-            "worst: " + ", ".join(f"{cause} {tally.top1:.0%}" for cause, tally in weakest)
-        )
+        lines.append("worst: " + ", ".join(f"{cause} {tally.top1:.0%}" for cause, tally in weakest))
     return lines
 
 
@@ -112,9 +107,9 @@ def _confusion_lines(result: BenchResult) -> list[str]:
 
 
 def render_text(result: BenchResult) -> RenderableType:
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
     for index, header in enumerate(_HEADERS):
-        table.add_column(header, justify="left" if index == 0 else "right")
+        table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
     for row in _rows(result):
         style = None if row[2] == _pct(1.0) else "yellow"
         table.add_row(*row, style=style)
@@ -122,6 +117,7 @@ def render_text(result: BenchResult) -> RenderableType:
     table.add_row(*_row("overall", result.overall), style="bold")
     parts: list[RenderableType] = [Text(_headline(result), style="bold"), Text(), table, Text()]
     parts += [Text(line) for line in _summary(result)]
+    parts.append(Text(_LEGEND, style="dim"))
     misses = result.misses()
     if misses:
         parts.append(Text(f"\nmisses ({len(misses)}):", style="bold"))
@@ -141,6 +137,7 @@ def render_markdown(result: BenchResult) -> str:
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines += [f"- {line}" for line in _summary(result)]
+    lines += ["", _LEGEND]
     misses = result.misses()
     if misses:
         lines += ["", f"Misses ({len(misses)}):", ""]

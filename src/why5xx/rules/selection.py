@@ -62,6 +62,11 @@ _KEY_ALIASES = (
 )
 
 
+# Keys that name the application: another value there is another app, so it
+# is a near miss only when the value is similar (`checkout` ~ `checkout-v2`).
+_IDENTITY_KEYS = _KEY_ALIASES[0] | _KEY_ALIASES[3]
+
+
 def _similar_key(a: str, b: str) -> bool:
     """`App` ~ `app`, `example.com/tier` ~ `tier`, `app` ~ `app.kubernetes.io/name`."""
     tail_a, tail_b = re.split(r"[./]", a)[-1].lower(), re.split(r"[./]", b)[-1].lower()
@@ -72,9 +77,12 @@ def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> 
     """Groups of pods that miss `selector` by exactly one key, best first.
 
     With several selector keys, pods matching all but one are near misses
-    whatever their value for the last. With one key, only a similar value
-    (typo, rename, `-v2` suffix) or the same value under a similar key counts:
-    otherwise every pod in the namespace would be a near miss.
+    whatever their value for the last (`version: v2` against `v3`), unless
+    that key names the application (`app`, `app.kubernetes.io/name`, ...):
+    pods of another app sharing `version: v1` are no near miss. There, and
+    with a single key, only a similar value (typo, rename, `-v2` suffix) or
+    the same value under a similar key counts: otherwise every pod in the
+    namespace would be a near miss.
     """
     misses: list[NearMiss] = []
     for key, wanted in selector.items():
@@ -86,9 +94,10 @@ def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> 
             if value == wanted:
                 continue
             pods = names if candidates is None else names & candidates
-            if pods and (others or _similar(value, wanted)):
+            any_value = bool(others) and key not in _IDENTITY_KEYS
+            if pods and (any_value or _similar(value, wanted)):
                 misses.append(_near_miss(snap, namespace, key, wanted, value, None, pods))
-        if others and candidates:
+        if others and candidates and key not in _IDENTITY_KEYS:
             lacking = candidates - {
                 n for names in snap.pod_label_values(namespace, key).values() for n in names
             }
@@ -191,8 +200,8 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     a Deployment's own `spec.selector` is not, so when the differing key is
     part of it, patch the Service.
     """
-    if not target.selector or target.pods:
-        return
+    if not target.selector or target.pods or selected_workloads(snap, target):
+        return  # a workload the selector matches: scaled-to-zero or pods-pending tell why
     misses = near_misses(snap, target.namespace, target.selector)
     if not misses:
         return

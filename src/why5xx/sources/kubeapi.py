@@ -196,7 +196,6 @@ class ExecCredentialAuth(httpx2.Auth):
         self._lock = threading.Lock()
         self._bearer: str | None = None
         self._expires: datetime | None = None
-        self.runs = 0
 
     def sync_auth_flow(
         self, request: httpx2.Request
@@ -221,14 +220,15 @@ class ExecCredentialAuth(httpx2.Auth):
         spec = self.spec
         if spec.apiVersion not in EXEC_API_VERSIONS:
             raise ClusterError(f"credential plugin {spec.command}: unknown API {spec.apiVersion}")
-        info = {"apiVersion": spec.apiVersion, "kind": "ExecCredential"}
+        info = {
+            "apiVersion": spec.apiVersion,
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
         env = dict(os.environ)
         env.update((var.name, var.value) for var in spec.env or ())
-        env["KUBERNETES_EXEC_INFO"] = orjson.dumps(
-            {**info, "spec": {"interactive": False}}
-        ).decode()
+        env["KUBERNETES_EXEC_INFO"] = orjson.dumps(info).decode()
         command = [spec.command, *(spec.args or ())]
-        self.runs += 1
         try:
             done = subprocess.run(
                 command,
