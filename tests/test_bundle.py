@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tarfile
 from pathlib import Path
 
 import orjson
@@ -236,3 +237,26 @@ items:
     assert events[0].field_path == "spec.containers{api}"
     assert events[1].message.startswith("Back-off restarting")
     assert snap.now.isoformat() == "2026-11-20T08:12:00+00:00"
+
+
+def test_tar_archives_are_read_member_by_member(tmp_path: Path) -> None:
+    """`why5xx capture -o incident.tar.gz` writes an archive; --bundle reads it."""
+    archive = tmp_path / "incident.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in (
+            ("incident/pods.yaml", POD.format(name="a")),
+            ("incident/broken.json", '{"kind": '),
+            ("incident/notes.txt", "not a manifest"),
+        ):
+            path = write(tmp_path, name, text)
+            tar.add(path, arcname=name)
+    bundle = load_bundle([str(archive)])
+    assert names(bundle.objects) == ["a"]
+    assert bundle.objects[0].source == f"bundle:{archive}:incident/pods.yaml"
+    assert [e.source for e in bundle.errors] == [f"{archive}:incident/broken.json"]
+
+    truncated = write(tmp_path, "cut.tar.gz", archive.read_bytes()[:60])
+    bundle = load_bundle([str(truncated)])
+    assert not bundle.objects
+    assert [e.source for e in bundle.errors] == [str(truncated)]
+    assert bundle.errors[0].message.startswith("cannot read the archive")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from why5xx.sources.manifest import CaptureManifest
 
 YAML_SUFFIXES = (".yaml", ".yml")
 GZIP_SUFFIX = ".gz"
+_ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".json",)
 STDIN = "-"
@@ -90,6 +92,14 @@ def load_bundle(
                 errors.append(LoadError(source=str(file), message=error))
                 continue
             files.append(str(file))
+            if file.name.lower().endswith(_ARCHIVE_SUFFIXES):
+                for member, data, problem in _archive_members(file):
+                    if problem is not None:
+                        errors.append(LoadError(source=member, message=problem))
+                        continue
+                    suffix = Path(member).suffix.lower()
+                    _load_bytes(data, member, suffix, objects, errors, lines)
+                continue
             try:
                 data = file.read_bytes()
             except OSError as exc:
@@ -123,6 +133,25 @@ def _expand(path: Path) -> Iterator[tuple[Path, str | None]]:
         yield path, "no such file or directory"
 
 
+def _archive_members(archive: Path) -> Iterator[tuple[str, bytes, str | None]]:
+    """The manifests inside a tar archive (`why5xx capture -o incident.tar.gz`),
+    each named `archive:member`; a broken archive is one error."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = sorted(
+                (m for m in tar.getmembers() if m.isfile() and _is_manifest_name(m.name)),
+                key=lambda m: m.name,
+            )
+            if not members:
+                yield str(archive), b"", "no .yaml, .yml or .json files in this archive"
+            for member in members:
+                stream = tar.extractfile(member)
+                if stream is not None:
+                    yield f"{archive}:{member.name}", stream.read(), None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        yield str(archive), b"", f"cannot read the archive: {_one_line(exc)}"
+
+
 def _is_manifest_name(name: str) -> bool:
     lowered = name.lower().removesuffix(GZIP_SUFFIX)
     return lowered.endswith(YAML_SUFFIXES + JSON_SUFFIXES)
@@ -144,7 +173,7 @@ def _load_bytes(
             return
         if suffix == ".gz":
             suffix = Path(source).with_suffix("").suffix.lower() or None
-    if not data.strip():
+    if not data or data.isspace():  # no strip(): it would copy a big file
         errors.append(LoadError(source=source, message="empty file"))
         return
     is_json = suffix in JSON_SUFFIXES if suffix in JSON_SUFFIXES + YAML_SUFFIXES else None
