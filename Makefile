@@ -55,6 +55,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/logs_bench.py
 	$(BIN)/python bench/live_bench.py
 	$(BIN)/python bench/lint_bench.py
+	$(BIN)/why5xx bench --no-color
+	$(BIN)/why5xx bench --generate 2000 --seed 7 --no-color
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

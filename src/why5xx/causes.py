@@ -35,6 +35,13 @@ CAUSES: tuple[Cause, ...] = (
         signal="Ingress/HTTPRoute backend names a Service or port that does not exist",
     ),
     Cause(
+        id="external-name-dns",
+        http_status=(502, 503),
+        signal="an ExternalName Service names a host that does not resolve or is refused "
+        "(a missing in-cluster Service, localhost, an IP address), or ingress-nginx reaches "
+        "it on the wrong port",
+    ),
+    Cause(
         id="mesh-destination-missing",
         http_status=(503,),
         signal="a VirtualService routes to a host or subset that does not exist, "
@@ -69,6 +76,13 @@ CAUSES: tuple[Cause, ...] = (
         id="oom-killed",
         http_status=(502, 503),
         signal="last termination reason OOMKilled at the memory limit",
+    ),
+    # A loopback-only listener makes every probe fail: it explains the slow
+    # start, crash loop and failing probe the rules after it would report.
+    Cause(
+        id="listen-localhost",
+        http_status=(502,),
+        signal="the container serves on 127.0.0.1/localhost, so the pod IP refuses connections",
     ),
     Cause(
         id="slow-startup",
@@ -118,6 +132,11 @@ CAUSES: tuple[Cause, ...] = (
         id="mesh-port-protocol",
         http_status=(503,),
         signal="Service port name/appProtocol declares another protocol than the app speaks",
+    ),
+    Cause(
+        id="upstream-header-too-big",
+        http_status=(502,),
+        signal="the upstream's response headers do not fit ingress-nginx's proxy-buffer-size",
     ),
     Cause(
         id="rollout-no-prestop",

@@ -508,14 +508,15 @@ def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
         target = Path(args.export)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise InputError(f"{target} exists: name a new or empty directory")
-        written = generate.export(chosen.generated, target)
+        written = generate.export(chosen.generated(), target)
         out.print(f"wrote {written} scenarios to {target}", markup=False, highlight=False)
         return EXIT_OK
-    if not chosen.scenarios:
+    if not len(chosen):
         raise InputError(f"no usable scenario in {', '.join(args.paths)}")
-    with _progress(err, len(chosen.scenarios)) as advance:
-        result = score.run(chosen.scenarios, advance)
-    result = replace(result, generated_seconds=chosen.generated_seconds)
+    with _progress(err, len(chosen)) as advance:
+        result = score.run(chosen, advance)
+    if chosen.plans:
+        result = replace(result, generated_seconds=chosen.generated_seconds)
     if args.output == "json":
         out.print(bench_report.render_json(result), markup=False, highlight=False)
     elif args.output == "markdown":

@@ -18,7 +18,7 @@ from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, 
 from why5xx.rules import RULES
 from why5xx.rules.base import ROUTE_KINDS, Rule, Scope
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, routed_services
+from why5xx.views import ServiceTarget, ready_backends, routed_services
 
 
 class TargetNotFound(LookupError):
@@ -181,9 +181,27 @@ def _rank(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def _healthy_evidence(target: ServiceTarget) -> tuple[Evidence, ...]:
-    """Positive evidence that traffic has somewhere to go: ready endpoints."""
+    """Positive evidence that traffic has somewhere to go: ready endpoints, or,
+    when the input holds no EndpointSlices (`kubectl get all`), ready pods the
+    selector picks (the endpoint controller publishes exactly those)."""
     endpoints = target.endpoints
-    if endpoints is None or not endpoints.ready or not endpoints.ports:
+    if endpoints is None:
+        ready = ready_backends(target)
+        if not ready:
+            return ()
+        service = target.service
+        return (
+            Evidence(
+                object=service.ref,
+                field="spec.selector",
+                observed=(
+                    f"{ready} ready of {len(target.live_pods)} selected pods "
+                    "(no EndpointSlices in the input)"
+                ),
+                source=service.source,
+            ),
+        )
+    if not endpoints.ready or not endpoints.ports:
         return ()
     ports = ", ".join(str(p.port) for p in endpoints.ports)
     source = endpoints.objects[0]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from why5xx.causes import BY_ID, RANK
 from why5xx.logmodel import UNCLASSIFIED, CauseSummary, LogSummary, iso
 from why5xx.model import Evidence, Finding, Fix, ObjectRef, Report, Severity, Status
+from why5xx.rules.externalname import dns_check
 
 # A cause must explain at least this share of the target's 5xx to become a
 # finding on the logs alone; from this share it is critical.
@@ -48,6 +49,14 @@ _WHY: dict[str, tuple[str, str]] = {
     "upstream-header-too-big": (
         "The upstream's response headers do not fit the proxy's buffer.",
         "Raise nginx.ingress.kubernetes.io/proxy-buffer-size (default 4k) or send smaller headers.",
+    ),
+    "external-name-dns": (
+        "The proxy found no address for the backend: the name it resolves (an ExternalName "
+        "Service's externalName) does not resolve from inside the cluster, so it has no peer to "
+        "send the request to.",
+        "Point the ExternalName Service at a name that resolves in the cluster (why5xx cannot "
+        "resolve names offline). Optional check, which starts a throwaway pod: "
+        + dns_check("NAME"),
     ),
     "backend-protocol-mismatch": (
         "The proxy and the upstream do not speak the same protocol (TLS or HTTP version).",
@@ -158,7 +167,8 @@ def weigh(report: Report, logs: LogSummary) -> Report:
         ),
     )
     status = report.status
-    if ranked and status in (Status.HEALTHY, Status.UNKNOWN):
-        critical = any(f.severity is Severity.CRITICAL for f in ranked)
-        status = Status.FAILING if critical else Status.DEGRADED
+    if any(f.severity is Severity.CRITICAL for f in ranked):
+        status = Status.FAILING  # users' requests fail now, as a warning foresaw or not
+    elif ranked and status in (Status.HEALTHY, Status.UNKNOWN):
+        status = Status.DEGRADED
     return replace(report, findings=tuple(ranked), status=status)

@@ -33,6 +33,7 @@ class PodInfo:
     restarts: int
     last_reason: str  # the reason its container last terminated (OOMKilled, Error, ...)
     port_declared: bool | None  # whether a container declares the upstream's port
+    ingress_isolated: bool | None  # whether a NetworkPolicy decides what may reach it
     source: str
 
     @property

@@ -204,6 +204,11 @@ def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
             ):
                 if isinstance(value, str) and value > newest:
                     newest = value
+        elif kind == "Node":  # the kubelet's heartbeats: the freshest clock in a quiet bundle
+            for condition in (raw.get("status") or _NOTHING).get("conditions") or ():
+                value = condition.get("lastHeartbeatTime")
+                if isinstance(value, str) and value > newest:
+                    newest = value
         elif kind == "Pod":
             status = raw.get("status") or _NOTHING
             for condition in status.get("conditions") or ():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from why5xx.kube import labels_match, parse_time
+from why5xx.kube import label_selector_matches, labels_match, parse_time
 from why5xx.snapshot import WORKLOAD_KINDS, Event, Obj, Snapshot
 
 
@@ -516,3 +516,24 @@ def autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
         if (hpa.spec.get("scaleTargetRef") or {}).get("name") == workload.name
         and (hpa.spec.get("scaleTargetRef") or {}).get("kind") == workload.kind
     ]
+
+
+def policy_types(policy: Obj) -> frozenset[str]:
+    """A NetworkPolicy's directions: `policyTypes`, else Ingress, plus Egress
+    when it has egress rules (the API server's defaulting)."""
+    declared = policy.spec.get("policyTypes")
+    if declared:
+        return frozenset(str(t) for t in declared)
+    return frozenset({"Ingress", *(["Egress"] if "egress" in policy.spec else [])})
+
+
+def ingress_isolated(snap: Snapshot, pod: Obj) -> bool | None:
+    """Whether a NetworkPolicy isolates the pod for ingress (then only what a
+    policy admits reaches it); None when the input holds no NetworkPolicies."""
+    if not snap.has_kind("NetworkPolicy"):
+        return None
+    return any(
+        "Ingress" in policy_types(policy)
+        and label_selector_matches(policy.spec.get("podSelector") or {}, pod.labels)
+        for policy in snap.list("NetworkPolicy", pod.namespace)
+    )

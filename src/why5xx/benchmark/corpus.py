@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import why5xx
 from why5xx.benchmark.faults import FAULTS
-from why5xx.benchmark.generate import generate, scenario
+from why5xx.benchmark.generate import Plan, plan
 from why5xx.scenarios import HEALTHY, Scenario, scenario_sources
 
 SEED = 2026
@@ -24,18 +24,17 @@ CHECKOUT = Path(why5xx.__file__).resolve().parents[2]
 DIRECTORIES = (CHECKOUT / "tests" / "scenarios", CHECKOUT / "examples")
 
 
-def generated() -> list[Scenario]:
+def builtin_plan() -> list[Plan]:
     """Each fault often enough that its cause has `PER_CAUSE` scenarios."""
     variants = Counter(fault.cause for fault in FAULTS)
-    out: list[Scenario] = []
+    out: list[Plan] = []
     for fault in FAULTS:
         copies = (
             HEALTHY_PER_FAULT
             if fault.cause == HEALTHY
             else math.ceil(PER_CAUSE / variants[fault.cause])
         )
-        for _ in range(copies):
-            out.append(scenario(SEED, len(out), fault))
+        out += [Plan(SEED, len(out) + copy, fault) for copy in range(copies)]
     return out
 
 
@@ -45,27 +44,37 @@ def files() -> tuple[list[Scenario], list[str]]:
     return scenario_sources(present) if present else ([], [])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Corpus:
-    """What `why5xx bench` was asked to score."""
+    """What `why5xx bench` was asked to score: scenarios read from
+    directories, and scenarios to generate, one at a time as they are
+    scored (a generated cluster weighs a megabyte in memory)."""
 
-    scenarios: list[Scenario]  # all of them: from directories, then generated
-    generated: list[Scenario]
+    files: list[Scenario]
+    plans: list[Plan]
     errors: list[str]  # truth files that could not be used
-    generated_seconds: float | None  # None: nothing generated
+    generated_seconds: float = 0.0  # spent generating, so far
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.plans)
+
+    def generated(self) -> Iterator[Scenario]:
+        for step in self.plans:
+            started = time.perf_counter()
+            made = step.build()
+            self.generated_seconds += time.perf_counter() - started
+            yield made
+
+    def __iter__(self) -> Iterator[Scenario]:
+        yield from self.files
+        yield from self.generated()
 
 
 def choose(paths: Sequence[Path], *, count: int | None, seed: int) -> Corpus:
     """The scenarios under `paths` and `count` generated with `seed`; with
     neither, the built-in corpus."""
-    builtin = not paths and not count
-    if builtin:
+    if not paths and not count:
         from_files, errors = files()
-    else:
-        from_files, errors = scenario_sources(paths) if paths else ([], [])
-    started = time.perf_counter()
-    made = generated() if builtin else generate(count or 0, seed)
-    seconds = time.perf_counter() - started if made else None
-    return Corpus(
-        scenarios=[*from_files, *made], generated=made, errors=errors, generated_seconds=seconds
-    )
+        return Corpus(files=from_files, plans=builtin_plan(), errors=errors)
+    from_files, errors = scenario_sources(paths) if paths else ([], [])
+    return Corpus(files=from_files, plans=plan(count or 0, seed), errors=errors)

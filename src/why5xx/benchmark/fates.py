@@ -78,7 +78,7 @@ class PodCtx:
 Fate = Callable[[PodCtx], None]
 
 
-# --- the kubelet's words -------------------------------------------------------
+# --- the kubelet's words -----------------------------------------------------
 
 
 def refused(ip: str, port: int | str, path: str) -> str:
@@ -130,7 +130,7 @@ def noted(fate: Fate, *notes: Note) -> Fate:
     return noted_fate
 
 
-# --- building blocks ----------------------------------------------------------
+# --- building blocks ---------------------------------------------------------
 
 
 def _digest(text: str) -> str:
@@ -323,7 +323,7 @@ def _backoff_message(ctx: PodCtx) -> str:
     return f"{ctx.name}_{ctx.namespace}({ctx.uid})"
 
 
-# --- fates --------------------------------------------------------------------
+# --- fates -------------------------------------------------------------------
 
 
 def serving(
@@ -414,36 +414,14 @@ def crash_loop(
             finished=finished,
         )
         # A start error never runs; a crash is caught in back-off or just restarted.
-        if reason == "StartError" or rng.random() < 0.7:
-            main = waiting(
-                ctx,
-                ctx.main,
-                "CrashLoopBackOff",
-                f"back-off {_backoff(restarts)} restarting failed container={ctx.main} "
-                f"pod={_backoff_message(ctx)}",
-                restarts=restarts,
-                last=last,
-            )
-        else:
-            main = running(
-                ctx,
-                ctx.main,
-                since=rng.uniform(1, finished),
-                ready=False,
-                restarts=restarts,
-                last=last,
-            )
-        changed = ctx.age - served_for if served_for else ctx.age - 1
-        set_status(ctx, main, ready=False, changed=changed)
-        start_events(ctx, pulled_fresh=not served_for, restarts=restarts, last=finished)
-        ctx.event(
-            "BackOff",
-            f"Back-off restarting failed container {ctx.main} in pod {_backoff_message(ctx)}",
-            ago=rng.uniform(1, 30),
-            first=crashing_for - 20,
-            count=restarts * 4 + rng.randrange(3),
-            warning=True,
-            container=ctx.main,
+        in_backoff = reason == "StartError" or rng.random() < 0.7
+        _restarting(
+            ctx,
+            last=last,
+            finished=finished,
+            restarts=restarts,
+            served_for=served_for,
+            in_backoff=in_backoff,
         )
         if reason == "StartError":
             ctx.event(
@@ -457,6 +435,41 @@ def crash_loop(
             )
 
     return fate
+
+
+def _restarting(
+    ctx: PodCtx, *, last: Raw, finished: float, restarts: int, served_for: float, in_backoff: bool
+) -> None:
+    """A container the kubelet keeps restarting: waiting in CrashLoopBackOff
+    (`in_backoff`) or just started again, never ready since the trouble began
+    (`served_for` seconds after the pod started; it last ended `finished`
+    seconds ago), with its start-up and back-off events."""
+    rng = ctx.world.rng
+    if in_backoff:
+        main = waiting(
+            ctx,
+            ctx.main,
+            "CrashLoopBackOff",
+            f"back-off {_backoff(restarts)} restarting failed container={ctx.main} "
+            f"pod={_backoff_message(ctx)}",
+            restarts=restarts,
+            last=last,
+        )
+    else:
+        since = rng.uniform(1, max(finished, 1.5))
+        main = running(ctx, ctx.main, since=since, ready=False, restarts=restarts, last=last)
+    crashing_for = ctx.age - served_for
+    set_status(ctx, main, ready=False, changed=crashing_for if served_for else ctx.age - 1)
+    start_events(ctx, pulled_fresh=not served_for, restarts=restarts, last=finished)
+    ctx.event(
+        "BackOff",
+        f"Back-off restarting failed container {ctx.main} in pod {_backoff_message(ctx)}",
+        ago=rng.uniform(1, 30),
+        first=crashing_for - 20,
+        count=restarts * 3 + rng.randrange(3),
+        warning=True,
+        container=ctx.main,
+    )
 
 
 def _backoff(restarts: int) -> str:
@@ -482,27 +495,14 @@ def probe_kills(*, probe_path: str, restarts: int, served_for: float = 0.0) -> F
             started=finished + rng.uniform(30, 90),
             finished=finished,
         )
-        if rng.random() < 0.5:
-            main = waiting(
-                ctx,
-                ctx.main,
-                "CrashLoopBackOff",
-                f"back-off {_backoff(restarts)} restarting failed container={ctx.main} "
-                f"pod={_backoff_message(ctx)}",
-                restarts=restarts,
-                last=last,
-            )
-        else:
-            main = running(
-                ctx,
-                ctx.main,
-                since=rng.uniform(5, finished),
-                ready=False,
-                restarts=restarts,
-                last=last,
-            )
-        set_status(ctx, main, ready=False, changed=crashing_for if served_for else ctx.age - 1)
-        start_events(ctx, pulled_fresh=not served_for, restarts=restarts, last=finished)
+        _restarting(
+            ctx,
+            last=last,
+            finished=finished,
+            restarts=restarts,
+            served_for=served_for,
+            in_backoff=rng.random() < 0.5,
+        )
         ip = pod_ip(ctx)
         for probe in ("Liveness", "Readiness"):
             ctx.event(
@@ -520,15 +520,6 @@ def probe_kills(*, probe_path: str, restarts: int, served_for: float = 0.0) -> F
             ago=finished + 1,
             first=crashing_for - 30,
             count=restarts,
-            container=ctx.main,
-        )
-        ctx.event(
-            "BackOff",
-            f"Back-off restarting failed container {ctx.main} in pod {_backoff_message(ctx)}",
-            ago=rng.uniform(1, 30),
-            first=crashing_for - 60,
-            count=restarts * 2,
-            warning=True,
             container=ctx.main,
         )
 

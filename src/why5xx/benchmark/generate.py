@@ -12,7 +12,8 @@ of docs/scenario-format.md, for other tools.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,15 +29,20 @@ EPOCH = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 _ATTEMPTS = 30  # worlds to try until one has an app the fault fits
 _BACKGROUND_SHARE = 0.2
 _NOISE_SHARE = 0.85
+_PARTIAL_SHARE = 0.15
+_NOT_IN_GET_ALL = frozenset({"EndpointSlice", "Node"})
 LOG_FILE = "ingress-nginx-controller.log"
+GENERATED = "generated"  # the first part of a generated scenario's name
 
 
 class GenerationError(RuntimeError):
     """No world of the fault's shapes had an app it fits (a catalogue bug)."""
 
 
-def scenario(seed: int, index: int, fault: Fault) -> Scenario:
-    """One generated scenario: `fault` in a cluster drawn from (seed, index)."""
+def scenario(seed: int, index: int, fault: Fault, *, partial: bool | None = None) -> Scenario:
+    """One generated scenario: `fault` in a cluster drawn from (seed, index).
+    `partial`: captured without EndpointSlices and Nodes, as `kubectl get
+    all` lists a namespace (None: in a share of the scenarios)."""
     for attempt in range(_ATTEMPTS):
         rng = random.Random(f"{seed}/{index}/{attempt}")
         world = World(rng, EPOCH + timedelta(minutes=rng.randrange(0, 60 * 24 * 90)))
@@ -61,13 +67,17 @@ def scenario(seed: int, index: int, fault: Fault) -> Scenario:
         ):
             rng.choice(BACKGROUND)(world, rng.choice(others))
         objects = world.finish()
+        note = injected.note
+        if rng.random() < _PARTIAL_SHARE if partial is None else partial:
+            objects = [o for o in objects if o["kind"] not in _NOT_IN_GET_ALL]
+            note += "; captured without EndpointSlices and Nodes"
         log = ("\n".join(world.log_lines) + "\n").encode() if world.log_lines else None
         return Scenario(
-            name=f"generated/{seed}/{index:04d}-{fault.name}",
+            name=f"{GENERATED}/{seed}/{index:04d}-{fault.name}",
             truth=injected.truth,
             documents=tuple(objects),
             log=log,
-            note=injected.note,
+            note=note,
         )
     raise GenerationError(f"no world of shapes {fault.shapes} has an app {fault.name} fits")
 
@@ -79,25 +89,42 @@ def dealt(seed: int) -> list[Fault]:
     return order
 
 
-def generate(count: int, seed: int) -> list[Scenario]:
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A scenario to generate: scenario `index` of `seed`, with `fault`."""
+
+    seed: int
+    index: int
+    fault: Fault
+
+    def build(self) -> Scenario:
+        return scenario(self.seed, self.index, self.fault)
+
+
+def plan(count: int, seed: int) -> list[Plan]:
     order = dealt(seed)
-    return [scenario(seed, index, order[index % len(order)]) for index in range(count)]
+    return [Plan(seed, index, order[index % len(order)]) for index in range(count)]
 
 
-def export(scenarios: Sequence[Scenario], directory: Path) -> int:
+def generate(count: int, seed: int) -> list[Scenario]:
+    return [step.build() for step in plan(count, seed)]
+
+
+def export(scenarios: Iterable[Scenario], directory: Path) -> int:
     """Write each scenario as a directory: `truth.yaml` (its note as a
     comment), the cluster as one `kind: List` (YAML and JSON in turn, as
     users capture them), and the ingress controller's log when it has one.
     Returns how many were written."""
-    for number, item in enumerate(scenarios):
+    number = 0
+    for number, item in enumerate(scenarios, start=1):
         where = directory / item.name.rsplit("/", 1)[-1]
         where.mkdir(parents=True, exist_ok=True)
         (where / TRUTH).write_text(f"# {item.note}\n{item.truth.to_yaml()}")
         listing = {"apiVersion": "v1", "items": list(item.documents), "kind": "List"}
-        if number % 2:
+        if number % 2 == 0:
             (where / "cluster.json").write_bytes(orjson.dumps(listing, option=orjson.OPT_INDENT_2))
         else:
             (where / "cluster.yaml").write_text(ryaml.dumps(listing))
         if item.log is not None:
             (where / LOG_FILE).write_bytes(item.log)
-    return len(scenarios)
+    return number

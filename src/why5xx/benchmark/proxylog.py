@@ -23,6 +23,7 @@ READ_TIMEOUT = (
     "upstream timed out (110: Connection timed out) while reading response header from upstream"
 )
 CONNECT_TIMEOUT = "upstream timed out (110: Connection timed out) while connecting to upstream"
+TOO_BIG = "upstream sent too big header while reading response header from upstream"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,8 +59,9 @@ def access_log(world: World, backend: str, host: str, requests: Sequence[Request
         )
         lines.append(
             f'{client} - - [{when:%d/%b/%Y:%H:%M:%S} +0000] {line} {request.status} {body} "-" '
-            f'"{world.pick(_AGENTS)}" {world.rng.randrange(300, 900)} {request.took:.3f} [{backend}] [] '
-            f"{request.upstream} {0 if request.status >= 500 else body} {request.took:.3f} {request.status} "
+            f'"{world.pick(_AGENTS)}" {world.rng.randrange(300, 900)} {request.took:.3f} '
+            f"[{backend}] [] {request.upstream} {0 if request.status >= 500 else body} "
+            f"{request.took:.3f} {request.status} "
             f"{world.rng.getrandbits(128):032x}"
         )
     return lines

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +26,7 @@ from why5xx.scenarios import (
     read_bundle,
 )
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import service_endpoints
+from why5xx.views import routed_services, service_endpoints
 
 SCHEMA = "why5xx/bench/v1"
 ERROR = "error"  # the verdict of a scenario that could not be diagnosed
@@ -34,25 +34,15 @@ NO_ENDPOINTS = "no-endpoints"  # all the kubectl-only baseline can say
 BASELINE = "kubectl-only"
 
 
-# --- the baseline -------------------------------------------------------------
+# --- the baseline ------------------------------------------------------------
 
 
 def _backends(snap: Snapshot, target: Target) -> list[Obj | None]:
     """The Services behind a target as `kubectl get` shows them (None: not there)."""
     obj = snap.get(target.kind, target.namespace, target.name)
-    if obj is None:
-        return [None]
-    if target.kind == "Service":
+    if obj is None or target.kind == "Service":
         return [obj]
-    if target.kind == "Ingress":
-        rules = obj.spec.get("rules") or ()
-        paths = [p for rule in rules for p in (rule.get("http") or {}).get("paths") or ()]
-        backends = [obj.spec.get("defaultBackend") or {}, *(p.get("backend") or {} for p in paths)]
-        names = [str((b.get("service") or {}).get("name") or "") for b in backends]
-    else:
-        refs = [r for rule in obj.spec.get("rules") or () for r in rule.get("backendRefs") or ()]
-        names = [str(r.get("name") or "") for r in refs]
-    return [snap.get("Service", target.namespace, name) for name in dict.fromkeys(names) if name]
+    return [snap.get("Service", ns, name) for ns, name in routed_services(obj)]
 
 
 def kubectl_only(snap: Snapshot, target: Target) -> str:
@@ -66,7 +56,7 @@ def kubectl_only(snap: Snapshot, target: Target) -> str:
     return HEALTHY
 
 
-# --- running ------------------------------------------------------------------
+# --- running -----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,19 +117,21 @@ def run_one(scenario: Scenario) -> Outcome:
 
 
 def run(
-    scenarios: Sequence[Scenario], progress: Callable[[int], None] | None = None
+    scenarios: Iterable[Scenario], progress: Callable[[int], None] | None = None
 ) -> BenchResult:
-    """Diagnose and judge every scenario; `progress` is told of each one done."""
+    """Diagnose and judge every scenario; `progress` is told of each one done.
+    The outcomes keep the scenarios' truth and story, not their objects."""
     started = time.perf_counter()
     outcomes = []
     for scenario in scenarios:
-        outcomes.append(run_one(scenario))
+        outcome = run_one(scenario)
+        outcomes.append(replace(outcome, scenario=replace(scenario, documents=(), log=None)))
         if progress is not None:
             progress(1)
     return BenchResult(outcomes=tuple(outcomes), seconds=time.perf_counter() - started)
 
 
-# --- adding up ------------------------------------------------------------------
+# --- adding up ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

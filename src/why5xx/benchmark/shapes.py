@@ -31,6 +31,11 @@ from why5xx.benchmark.world import DAY, HOUR, MINUTE, Raw, World
 NGINX_NAMESPACE = "ingress-nginx"
 NGINX_CLASS = "nginx"
 NGINX_CONFIGMAP = "ingress-nginx-controller"
+# The labels the ingress-nginx chart puts on the controller's pods.
+NGINX_LABELS = {
+    "app.kubernetes.io/component": "controller",
+    "app.kubernetes.io/name": "ingress-nginx",
+}
 ISTIO_NAMESPACE = "istio-system"
 GATEWAY_NAMESPACE = "envoy-gateway-system"
 
@@ -75,51 +80,54 @@ def app_container(world: World, name: str, runtime: str, registry: str, team: st
     pre_stop = None
     if world.rng.random() < 0.5:
         pre_stop = world.pick([{"sleep": {"seconds": 10}}, {"exec": {"command": ["sleep", "5"]}}])
-    common = {"port": port, "readiness": readiness, "liveness": liveness, "pre_stop": pre_stop}
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: dict[str, str] = {}
+    memory, limit, cpu = "256Mi", "512Mi", "100m"
     if runtime == "jvm":
-        return container(
-            name,
-            image,
-            env={"JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75.0", "SERVER_PORT": str(port)},
-            memory="768Mi",
-            limit="1Gi",
-            cpu="500m",
-            **common,
-        )
-    if runtime == "uvicorn":
-        return container(
-            name,
-            image,
-            command=["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(port)],
-            args=["--proxy-headers", "--timeout-keep-alive", "75"],
-            **common,
-        )
-    if runtime == "gunicorn":
-        return container(
-            name,
-            image,
-            command=["gunicorn", "config.wsgi:application"],
-            args=["--bind", f"0.0.0.0:{port}", "--workers", "3", "--timeout", "30"],
-            **common,
-        )
-    if runtime == "gunicorn-gthread":
-        return container(
-            name,
-            image,
-            command=["gunicorn", "config.wsgi:application"],
-            args=["--bind", f"0.0.0.0:{port}", "--workers", "2", "--threads", "4"],
-            env={"GUNICORN_CMD_ARGS": "--keep-alive 75 --timeout 30"},
-            **common,
-        )
-    if runtime == "node":
-        return container(
-            name, image, command=["node", "dist/server.js"], env={"PORT": str(port)}, **common
-        )
-    if runtime == "nginx":
-        return container(
-            name, f"nginxinc/nginx-unprivileged:1.27.{world.rng.randrange(0, 4)}-alpine", **common
-        )
-    return container(name, image, env={"LISTEN_ADDR": f":{port}"}, **common)
+        env = {"JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75.0", "SERVER_PORT": str(port)}
+        memory, limit, cpu = "768Mi", "1Gi", "500m"
+    elif runtime == "uvicorn":
+        command = ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(port)]
+        args = ["--proxy-headers", "--timeout-keep-alive", "75"]
+    elif runtime == "gunicorn":
+        command = ["gunicorn", "config.wsgi:application"]
+        args = ["--bind", f"0.0.0.0:{port}", "--workers", "3", "--timeout", "30"]
+    elif runtime == "gunicorn-gthread":
+        command = ["gunicorn", "config.wsgi:application"]
+        args = ["--bind", f"0.0.0.0:{port}", "--workers", "2", "--threads", "4"]
+        env = {"GUNICORN_CMD_ARGS": "--keep-alive 75 --timeout 30"}
+    elif runtime == "node":
+        command, env = ["node", "dist/server.js"], {"PORT": str(port)}
+    elif runtime == "nginx":
+        image = f"nginxinc/nginx-unprivileged:1.27.{world.rng.randrange(0, 4)}-alpine"
+    else:
+        env = {"LISTEN_ADDR": f":{port}"}
+    return container(
+        name,
+        image,
+        port=port,
+        command=command,
+        args=args,
+        env=env or None,
+        readiness=readiness,
+        liveness=liveness,
+        memory=memory,
+        limit=limit,
+        cpu=cpu,
+        pre_stop=pre_stop,
+    )
+
+
+def _helper(world: World) -> Raw:
+    """A sidecar that serves no traffic: a log shipper or a database proxy."""
+    name, image, port = world.pick(
+        [
+            ("fluent-bit", "cr.fluentbit.io/fluent/fluent-bit:3.2.2", 2020),
+            ("cloud-sql-proxy", "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1", 9801),
+        ]
+    )
+    return container(name, image, port=port, port_name="metrics", memory="32Mi", limit="128Mi")
 
 
 def template(labels: dict[str, str], containers: list[Raw], **spec: object) -> Raw:
@@ -178,6 +186,8 @@ def web_app(
     labels = style.labels(name, release)
     main = app_container(world, name, runtime, registry, release)
     containers = [main, mesh_proxy()] if mesh else [main]
+    if world.rng.random() < 0.2:
+        containers.append(_helper(world))
     spec: dict[str, object] = {"serviceAccountName": name}
     if world.rng.random() < 0.3:
         spec["terminationGracePeriodSeconds"] = world.pick([30, 45, 60])
@@ -191,7 +201,8 @@ def web_app(
         pod_template["metadata"]["annotations"] = {
             "istio.io/rev": "default",
             "kubectl.kubernetes.io/default-container": name,
-            "sidecar.istio.io/status": '{"initContainers":["istio-init"],"containers":["istio-proxy"],'
+            "sidecar.istio.io/status": '{"initContainers":["istio-init"],'
+            '"containers":["istio-proxy"],'
             '"volumes":["istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],'
             '"imagePullSecrets":null,"revision":"default"}',
         }
@@ -262,11 +273,7 @@ def ingress_nginx(world: World, *, default_class: bool) -> App:
     """The controller as its Helm chart installs it: Deployment, LoadBalancer
     Service, ConfigMap, IngressClass."""
     world.namespace(NGINX_NAMESPACE, {"app.kubernetes.io/name": "ingress-nginx"})
-    labels = {
-        "app.kubernetes.io/component": "controller",
-        "app.kubernetes.io/instance": "ingress-nginx",
-        "app.kubernetes.io/name": "ingress-nginx",
-    }
+    labels = {**NGINX_LABELS, "app.kubernetes.io/instance": "ingress-nginx"}
     controller = container(
         "controller",
         "registry.k8s.io/ingress-nginx/controller:v1.12.1@sha256:d2fbc4ec70d8aa2050dd91a91506e998765e86c96f32cffb56c503c9c34eed5b",
@@ -369,7 +376,7 @@ def ingress(
     )
 
 
-# --- the shapes ---------------------------------------------------------------
+# --- the shapes --------------------------------------------------------------
 
 _REGISTRIES = (
     "ghcr.io/acme",
@@ -492,10 +499,6 @@ def mesh(world: World) -> None:
         for name in names
     ]
     for app in apps:
-        assert app.service is not None
-        app.service["spec"]["ports"][0]["targetPort"] = app.service["spec"]["ports"][0][
-            "targetPort"
-        ]
         if world.rng.random() < 0.6:
             destination_rule(world, app, subsets=True)
     world.add(
@@ -519,21 +522,27 @@ def mesh(world: World) -> None:
     world.tags.add("istio")
 
 
+def traffic_policy(limit: int, *, ejection: str, interval: str) -> Raw:
+    """A DestinationRule's connection pool of `limit` connections and
+    requests, with outlier detection that keeps half the hosts."""
+    return {
+        "connectionPool": {
+            "http": {"http1MaxPendingRequests": limit, "http2MaxRequests": limit},
+            "tcp": {"maxConnections": limit},
+        },
+        "outlierDetection": {
+            "baseEjectionTime": ejection,
+            "consecutive5xxErrors": 5,
+            "interval": interval,
+            "maxEjectionPercent": 50,
+        },
+    }
+
+
 def destination_rule(world: World, app: App, *, subsets: bool) -> Raw:
     spec: Raw = {"host": app.name}
     if world.rng.random() < 0.5:
-        spec["trafficPolicy"] = {
-            "connectionPool": {
-                "http": {"http1MaxPendingRequests": 1024, "http2MaxRequests": 1024},
-                "tcp": {"maxConnections": 1024},
-            },
-            "outlierDetection": {
-                "baseEjectionTime": "30s",
-                "consecutive5xxErrors": 5,
-                "interval": "10s",
-                "maxEjectionPercent": 50,
-            },
-        }
+        spec["trafficPolicy"] = traffic_policy(1024, ejection="30s", interval="10s")
     if subsets:
         spec["subsets"] = [{"labels": {"version": "v1"}, "name": "v1"}]
     return world.add(
@@ -576,7 +585,7 @@ def data(world: World) -> None:
     ns = world.pick(["data", "search", "platform-data", "analytics"])
     world.namespace(ns)
     ingress_nginx(world, default_class=True)
-    search = _statefulset(
+    _statefulset(
         world,
         ns,
         world.pick(["opensearch", "elasticsearch"]),
@@ -585,8 +594,7 @@ def data(world: World) -> None:
         "/_cluster/health?local=true",
         3,
     )
-    cache = _statefulset(world, ns, "redis", 6379, "redis", None, world.pick([1, 3]))
-    del cache
+    _statefulset(world, ns, "redis", 6379, "redis", None, world.pick([1, 3]))
     registry = world.pick(_REGISTRIES)
     api = web_app(
         world,
@@ -599,7 +607,6 @@ def data(world: World) -> None:
         registry=registry,
     )
     ingress(world, ns, api.name, f"{ns}.example.com", [("/", api)])
-    del search
 
 
 def _statefulset(
@@ -702,17 +709,19 @@ def autoscaled(world: World) -> None:
 
 def hpa(world: World, app: App, *, minimum: int, maximum: int, limited: bool = False) -> Raw:
     current = app.replicas
+    steady = min(20 * DAY, app.current.age)  # its conditions hold since
     conditions = [
         {
-            "lastTransitionTime": world.ts(20 * DAY),
+            "lastTransitionTime": world.ts(steady),
             "message": "recommended size matches current size",
             "reason": "ReadyForNewScale",
             "status": "True",
             "type": "AbleToScale",
         },
         {
-            "lastTransitionTime": world.ts(20 * DAY),
-            "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)",
+            "lastTransitionTime": world.ts(steady),
+            "message": "the HPA was able to successfully calculate a replica count from cpu "
+            "resource utilization (percentage of request)",
             "reason": "ValidMetricFound",
             "status": "True",
             "type": "ScalingActive",
@@ -726,7 +735,7 @@ def hpa(world: World, app: App, *, minimum: int, maximum: int, limited: bool = F
         }
         if limited
         else {
-            "lastTransitionTime": world.ts(2 * DAY),
+            "lastTransitionTime": world.ts(min(2 * DAY, steady)),
             "message": "the desired count is within the acceptable range",
             "reason": "DesiredWithinRange",
             "status": "False",
@@ -772,6 +781,22 @@ def hpa(world: World, app: App, *, minimum: int, maximum: int, limited: bool = F
                 "lastScaleTime": world.ts(world.rng.uniform(10 * MINUTE, 2 * DAY)),
             },
         }
+    )
+
+
+def rescale(world: World, app: App, hpa: Raw, replicas: int, *, ago: float) -> None:
+    """The HorizontalPodAutoscaler sets the workload's replicas."""
+    app.scale(replicas, ago=ago)
+    hpa["status"].update(
+        currentReplicas=replicas, desiredReplicas=replicas, lastScaleTime=world.ts(ago)
+    )
+    world.event(
+        hpa,
+        "SuccessfulRescale",
+        f"New size: {replicas}; reason: cpu resource utilization (percentage of request) "
+        "above target",
+        ago=ago,
+        component="horizontal-pod-autoscaler",
     )
 
 
@@ -888,14 +913,12 @@ def gateway_api(world: World) -> None:
 
 
 def _accepted(world: World, kind: str, message: str) -> Raw:
-    reason = {"Accepted": "Accepted", "Programmed": "Programmed", "ResolvedRefs": "ResolvedRefs"}[
-        kind
-    ]
+    """A Gateway API condition `kind` that is True (its reason is its type)."""
     return {
         "lastTransitionTime": world.ts(world.rng.uniform(DAY, 100 * DAY)),
         "message": message,
         "observedGeneration": 1,
-        "reason": reason,
+        "reason": kind,
         "status": "True",
         "type": kind,
     }
@@ -965,7 +988,7 @@ SHAPES: dict[str, Callable[[World], None]] = {
 }
 
 
-# --- noise --------------------------------------------------------------------
+# --- noise -------------------------------------------------------------------
 
 
 def noise(world: World) -> None:
@@ -976,22 +999,27 @@ def noise(world: World) -> None:
         build(world)
 
 
+def _platform_app(world: World, ns: str, name: str, image: str, *, port: int = 8080) -> App:
+    """One replica of a component nobody diagnoses (its `role` says so)."""
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": ns}
+    main = container(
+        name,
+        image,
+        port=port,
+        readiness=http_probe("/-/ready" if "prom" in name else "/healthz", port),
+    )
+    app = deploy(world, ns, name, template(labels, [main]), replicas=1, selector_keys=tuple(labels))
+    app.role = "platform"
+    return app
+
+
 def _platform(world: World, ns: str, names: list[tuple[str, str, int]]) -> list[App]:
     world.namespace(ns)
     apps = []
     for name, image, port in names:
-        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": ns}
-        main = container(
-            name,
-            image,
-            port=port,
-            readiness=http_probe("/-/ready" if "prom" in name else "/healthz", port),
-        )
-        app = deploy(
-            world, ns, name, template(labels, [main]), replicas=1, selector_keys=tuple(labels)
-        )
-        app.role = "platform"
-        app.service = service(world, app, tuple(labels), port=port, target="http", name="http")
+        app = _platform_app(world, ns, name, image, port=port)
+        selects = tuple(app.selector)
+        app.service = service(world, app, selects, port=port, target="http", name="http")
         apps.append(app)
     return apps
 
@@ -1055,18 +1083,22 @@ def _batch(world: World) -> None:
     ns = world.pick(["batch", "jobs", "reporting"])
     world.namespace(ns)
     labels = {"app": "nightly-report"}
-    job_app = deploy(
-        world,
-        ns,
-        "nightly-report",
-        template(labels, [container("report", "ghcr.io/acme/reports:2.3.0", port=8080)]),
-        replicas=0,
-        selector_keys=("app",),
-    )
-    job_app.role = "platform"
-    job_app.groups.clear()
+    report = container("report", "ghcr.io/acme/reports:2.3.0", port=8080)
     for _ in range(world.rng.randrange(1, 4)):
-        job_app.add_pods(completed(), age=world.rng.uniform(10 * MINUTE, 3 * HOUR))
+        ran = world.rng.uniform(10 * MINUTE, 3 * HOUR)
+        job = deploy(
+            world,
+            ns,
+            f"nightly-report-{world.rng.randrange(29_000_000, 29_900_000)}",
+            template(labels, [report], restartPolicy="OnFailure"),
+            replicas=0,
+            selector_keys=("app",),
+            kind="Job",
+            age=ran,
+            revision=1,
+        )
+        job.role = "platform"
+        job.add_pods(completed(), age=ran)
     cronjob = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -1079,13 +1111,7 @@ def _batch(world: World) -> None:
                 "concurrencyPolicy": "Forbid",
                 "schedule": "*/15 * * * *",
                 "jobTemplate": {
-                    "spec": {
-                        "template": template(
-                            labels,
-                            [container("report", "ghcr.io/acme/reports:2.3.0", port=8080)],
-                            restartPolicy="OnFailure",
-                        )
-                    }
+                    "spec": {"template": template(labels, [report], restartPolicy="OnFailure")}
                 },
             },
             "status": {"lastScheduleTime": world.ts(world.rng.uniform(60, 14 * MINUTE))},
@@ -1098,6 +1124,7 @@ def _batch(world: World) -> None:
         ago=world.rng.uniform(60, 14 * MINUTE),
         component="cronjob-controller",
     )
+    n = len(world.nodes)
     pending = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -1106,7 +1133,8 @@ def _batch(world: World) -> None:
     world.event(
         pending,
         "FailedScheduling",
-        f"0/{len(world.nodes)} nodes are available: {len(world.nodes)} Insufficient memory. preemption: 0/{len(world.nodes)} nodes are available: {len(world.nodes)} No preemption victims found for incoming pod.",
+        f"0/{n} nodes are available: {n} Insufficient memory. preemption: 0/{n} nodes are "
+        f"available: {n} No preemption victims found for incoming pod.",
         ago=world.rng.uniform(30, 10 * MINUTE),
         first=45 * MINUTE,
         count=world.rng.randrange(5, 40),
@@ -1119,19 +1147,10 @@ def _sandbox(world: World) -> None:
     """Someone's experiment, crash-looping for days."""
     ns = world.pick(["sandbox", "dev-alice", "playground"])
     world.namespace(ns)
-    labels = {"app": "prototype"}
-    app = deploy(
-        world,
-        ns,
-        "prototype",
-        template(labels, [container("prototype", "ghcr.io/acme/prototype:latest", port=8080)]),
-        replicas=1,
-        selector_keys=("app",),
-    )
-    app.role = "platform"
+    app = _platform_app(world, ns, "prototype", "ghcr.io/acme/prototype:latest")
     app.groups[0].fate = crash_loop(exit_code=1, restarts=world.rng.randrange(300, 900))
     app.groups[0].age = world.rng.uniform(3 * DAY, 9 * DAY)
-    app.service = service(world, app, ("app",), port=80, target="http", name="http")
+    app.service = service(world, app, tuple(app.selector), port=80, target="http", name="http")
 
 
 def _other_team(world: World) -> None:

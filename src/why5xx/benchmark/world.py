@@ -184,7 +184,7 @@ class World:
         region = self.pick(["eu-west-1", "us-east-1", "us-west-2", "eu-central-1"])
         for index in range(count):
             zone = f"{region}{'abc'[index % 3]}"
-            ip = f"10.0.{index % 3 + 1}.{self.rng.randrange(10, 250)}"
+            ip = f"10.0.{index % 3 + 1}.{10 + 30 * index + self.rng.randrange(0, 30)}"
             if style == "eks":
                 name = f"ip-{ip.replace('.', '-')}.{region}.compute.internal"
             elif style == "gke":

@@ -10,16 +10,17 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from why5xx.benchmark.generate import GENERATED
 from why5xx.benchmark.score import BASELINE, BenchResult, Outcome, Tally, worst
 from why5xx.scenarios import HEALTHY
 
-_MAX_MISSES = 15
 _MAX_PROBLEM = 160
 _HEADERS = ("cause", "n", "top-1", "top-3", "false", "evidence", "ms", "kubectl")
 _LEGEND = (
     "top-1/top-3: the true cause is the verdict / among the first three causes; false: "
     "faulty targets reported healthy (healthy: false alarms); evidence: truth objects the "
-    f"finding names; ms: per scenario; kubectl: top-1 of the {BASELINE} baseline"
+    f"finding names; ms: diagnosis per scenario; kubectl: what the {BASELINE} baseline gets "
+    "right (faulty: flags it for having no ready endpoint; healthy: passes it)"
 )
 
 
@@ -29,7 +30,7 @@ def render_json(result: BenchResult) -> str:
 
 def _pct(share: float | None) -> str:
     if share is None:
-        return "–"
+        return "-"
     return "100%" if share == 1.0 else f"{share:.1%}"
 
 
@@ -45,7 +46,7 @@ def _row(name: str, tally: Tally) -> list[str]:
         str(wrong),
         _pct(tally.evidence_recall),
         f"{tally.mean_seconds * 1000:.1f}",
-        _pct(tally.baseline_top1),
+        _pct(tally.baseline_detected),
     ]
 
 
@@ -56,16 +57,19 @@ def _rows(result: BenchResult) -> Iterator[list[str]]:
 
 def _headline(result: BenchResult) -> str:
     overall = result.overall
-    sources = ", ".join(f"{count} {name}" for name, count in result.sources().items())
+    sources = ", ".join(
+        f"{count} generated" if name == GENERATED else f"{count} from {name}/"
+        for name, count in result.sources().items()
+    )
     generated = (
-        f"; generated in {result.generated_seconds:.1f} s"
+        f", {result.generated_seconds:.1f} s of it generating them"
         if result.generated_seconds is not None
         else ""
     )
     return (
-        f"why5xx bench: {overall.scenarios} scenarios ({sources}) scored in "
-        f"{result.seconds:.1f} s, {overall.mean_seconds * 1000:.1f} ms each "
-        f"(p95 {overall.p95_seconds * 1000:.1f} ms){generated}"
+        f"why5xx bench: {overall.scenarios} scenarios ({sources}) in {result.seconds:.1f} s"
+        f"{generated}; diagnosis {overall.mean_seconds * 1000:.1f} ms each "
+        f"(p95 {overall.p95_seconds * 1000:.1f} ms)"
     )
 
 
@@ -85,25 +89,24 @@ def _summary(result: BenchResult) -> list[str]:
     return lines
 
 
-def _miss_line(outcome: Outcome) -> str:
-    judgement = outcome.judgement
-    problem = judgement.problems[0] if judgement.problems else ""
-    if len(problem) > _MAX_PROBLEM:
-        problem = problem[: _MAX_PROBLEM - 1] + "…"
-    note = f" ({outcome.scenario.note})" if outcome.scenario.note else ""
-    return (
-        f"{outcome.scenario.name}: expected {judgement.expected}, got {judgement.predicted} "
-        f"[{judgement.status}]{note}: {problem}"
-    )
-
-
-def _confusion_lines(result: BenchResult) -> list[str]:
-    return [
-        f"{expected} -> {predicted}: {count}"
-        for expected, row in result.confusion().items()
-        for predicted, count in row.items()
-        if predicted != expected
-    ]
+def _miss_groups(result: BenchResult) -> list[str]:
+    """One line per (truth, verdict) pair that went wrong: how often, and the
+    first scenario with what happened in it and the first problem found."""
+    groups: dict[tuple[str, str], list[Outcome]] = {}
+    for outcome in result.misses():
+        key = (outcome.expected, outcome.judgement.predicted)
+        groups.setdefault(key, []).append(outcome)
+    lines = []
+    for (expected, predicted), found in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        first = found[0]
+        problem = first.judgement.problems[0] if first.judgement.problems else ""
+        if len(problem) > _MAX_PROBLEM:
+            problem = problem[: _MAX_PROBLEM - 1] + "…"
+        note = f" ({first.scenario.note})" if first.scenario.note else ""
+        lines.append(
+            f"{expected} -> {predicted} x{len(found)}: e.g. {first.scenario.name}{note}: {problem}"
+        )
+    return lines
 
 
 def render_text(result: BenchResult) -> RenderableType:
@@ -118,14 +121,10 @@ def render_text(result: BenchResult) -> RenderableType:
     parts: list[RenderableType] = [Text(_headline(result), style="bold"), Text(), table, Text()]
     parts += [Text(line) for line in _summary(result)]
     parts.append(Text(_LEGEND, style="dim"))
-    misses = result.misses()
+    misses = _miss_groups(result)
     if misses:
-        parts.append(Text(f"\nmisses ({len(misses)}):", style="bold"))
-        parts += [Text(f"  {_miss_line(o)}", style="dim") for o in misses[:_MAX_MISSES]]
-        if len(misses) > _MAX_MISSES:
-            parts.append(Text(f"  … and {len(misses) - _MAX_MISSES} more (-o json lists all)"))
-        parts.append(Text("confusion (expected -> verdict):", style="bold"))
-        parts += [Text(f"  {line}") for line in _confusion_lines(result)]
+        parts.append(Text("\nmisses (truth -> verdict; -o json lists each):", style="bold"))
+        parts += [Text(f"  {line}") for line in misses]
     return Group(*parts)
 
 
@@ -138,8 +137,8 @@ def render_markdown(result: BenchResult) -> str:
     lines.append("")
     lines += [f"- {line}" for line in _summary(result)]
     lines += ["", _LEGEND]
-    misses = result.misses()
+    misses = _miss_groups(result)
     if misses:
-        lines += ["", f"Misses ({len(misses)}):", ""]
-        lines += [f"- `{_miss_line(o)}`" for o in misses[:_MAX_MISSES]]
+        lines += ["", "Misses (truth -> verdict):", ""]
+        lines += [f"- `{line}`" for line in misses]
     return "\n".join(lines) + "\n"

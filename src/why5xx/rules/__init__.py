@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from why5xx.rules.base import Rule
 from why5xx.rules.endpoints import endpoints_terminating
+from why5xx.rules.externalname import external_name_dns
 from why5xx.rules.gateway import route_not_attached
+from why5xx.rules.headers import upstream_header_too_big
 from why5xx.rules.ingress import ingress_backend_missing, ingress_class_missing
+from why5xx.rules.listen import listen_localhost
 from why5xx.rules.mesh import (
     mesh_destination_missing,
     mesh_port_protocol,
@@ -33,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     ingress_class_missing,
     route_not_attached,
     ingress_backend_missing,
+    external_name_dns,
     mesh_destination_missing,
     selector_mismatch,
     no_matching_workload,
@@ -40,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     pods_pending,
     image_pull,
     oom_killed,
+    listen_localhost,
     slow_startup,
     crash_loop,
     target_port_mismatch,
@@ -49,6 +54,7 @@ RULES: tuple[Rule, ...] = (
     backend_protocol_mismatch,
     mtls_mismatch,
     mesh_port_protocol,
+    upstream_header_too_big,
     rollout_no_prestop,
     connection_pool_exhausted,
     upstream_timeout,

@@ -10,11 +10,17 @@ from why5xx.kube import format_duration, label_selector_matches, parse_time, sel
 from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import MAX_NAMED, fact
 from why5xx.snapshot import Event, Obj, Snapshot
-from why5xx.views import ServiceTarget, condition, container_states, pod_ready, pod_terminating
+from why5xx.views import (
+    REVISION_ANNOTATION,
+    ServiceTarget,
+    condition,
+    container_states,
+    pod_ready,
+    pod_terminating,
+)
 
-_MAX_NAMED = 5
-_REVISION = "deployment.kubernetes.io/revision"
 # How the node lifecycle controller, the kubelet and the scheduler word a pod's removal.
 _REMOVAL_REASONS = ("TaintManagerEviction", "Evicted", "Preempted", "Killing")
 
@@ -122,7 +128,7 @@ def _removals(
     evidence += [_event_evidence(e) for e in latest.values()]  # one example of each
     names = removed.get("TaintManagerEviction") or removed.get("Evicted")
     if names:
-        sentences.append(f"{len(names)} pod(s) were evicted ({', '.join(names[:_MAX_NAMED])}).")
+        sentences.append(f"{len(names)} pod(s) were evicted ({', '.join(names[:MAX_NAMED])}).")
     if "Preempted" in removed:
         sentences.append("Pods were preempted by higher-priority pods.")
     return bool(names)
@@ -150,12 +156,7 @@ def _node_state(node: Obj, sentences: list[str], evidence: list[Evidence]) -> bo
         parts.append(f"carries {', '.join(taints)}")
     sentences.append(f"{parts[0]} {', '.join(parts[1:])}.")
     evidence.append(
-        Evidence(
-            object=node.ref,
-            field="spec.taints" if taints else "spec.unschedulable",
-            observed=", ".join(taints) or "true",
-            source=node.source,
-        )
+        fact(node, "spec.taints" if taints else "spec.unschedulable", ", ".join(taints) or "true")
     )
     return cordoned
 
@@ -176,8 +177,8 @@ def _rollouts(
             for e in snap.events_for("Deployment", deployment.namespace, deployment.name)
             if e.message.startswith(f"Scaled down replica set {owner.name} ")
         ]
-        revision = deployment.annotations.get(_REVISION)
-        superseded = owner.annotations.get(_REVISION) not in (None, revision)
+        revision = deployment.annotations.get(REVISION_ANNOTATION)
+        superseded = owner.annotations.get(REVISION_ANNOTATION) not in (None, revision)
         if not (scaled or superseded):
             continue
         found.append(deployment)
@@ -236,14 +237,8 @@ def _replacements(
     starting = target.live_pods
     if starting:
         evidence = [
-            Evidence(
-                object=pod.ref,
-                field="status",
-                observed=_pod_blocker(pod),
-                expected="Ready",
-                source=pod.source,
-            )
-            for pod in starting[:_MAX_NAMED]
+            fact(pod, "status", _pod_blocker(pod), expected="Ready")
+            for pod in starting[:MAX_NAMED]
         ]
         return (
             f"{len(starting)} replacement pod(s) exist but none is ready yet "
@@ -283,12 +278,11 @@ def _strategy_patch(deployment: Obj) -> tuple[str, Evidence] | None:
     patch = kubectl.merge_patch(
         deployment, {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": wanted}}}
     )
-    evidence = Evidence(
-        object=deployment.ref,
-        field="spec.strategy",
-        observed=kind if kind == "Recreate" else f"RollingUpdate, maxUnavailable {unavailable}",
+    evidence = fact(
+        deployment,
+        "spec.strategy",
+        kind if kind == "Recreate" else f"RollingUpdate, maxUnavailable {unavailable}",
         expected="RollingUpdate with maxUnavailable 0",
-        source=deployment.source,
     )
     return patch, evidence
 
@@ -414,31 +408,27 @@ def endpoints_terminating(snap: Snapshot, target: ServiceTarget) -> Iterator[Dra
         serving = sum(1 for e in endpoints.terminating if e.serving)
         source = endpoints.objects[0]
         evidence.append(
-            Evidence(
-                object=source.ref,
-                field="endpoints[*].conditions",
-                observed=(
+            fact(
+                source,
+                "endpoints[*].conditions",
+                (
                     f"{count} terminating ({serving} still serving), "
                     f"0 ready of {len(endpoints.endpoints)}"
                 ),
                 expected="at least 1 ready",
-                source=source.source,
             )
         )
-    for item in leaving[:_MAX_NAMED]:
+    for item in leaving[:MAX_NAMED]:
         owner = snap.owner(item.pod)
         owned = f", {owner.kind} {owner.name}" if owner is not None else ""
         evidence.append(
-            Evidence(
-                object=item.pod.ref,
-                field="metadata.deletionTimestamp",
-                observed=f"{item.deadline} ({item.countdown}{owned})",
-                source=item.pod.source,
+            fact(
+                item.pod, "metadata.deletionTimestamp", f"{item.deadline} ({item.countdown}{owned})"
             )
         )
     evidence += story.evidence + strategy_evidence + replacement_evidence
 
-    named = ", ".join(p.name for p in pods[:_MAX_NAMED])
+    named = ", ".join(p.name for p in pods[:MAX_NAMED])
     overdue = _overdue_note([i for i in leaving if i.remaining is not None and i.remaining < 0])
     notes = [*story.sentences, overdue, replacements]
     yield Draft(

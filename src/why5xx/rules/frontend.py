@@ -11,9 +11,10 @@ ingress-nginx defaults are those of its `configmap.md` (the configuration
 options table, mirrored from `internal/ingress/controller/config/config.go`):
 `upstream-keepalive-timeout` 60 s, `upstream-keepalive-connections` 320,
 `proxy-read-timeout` 60 s, `proxy-send-timeout` 60 s, `proxy-connect-timeout`
-5 s, `max-worker-connections` 16384. The controller finds its ConfigMap from
-its `--configmap=NAMESPACE/NAME` flag; the Helm chart and the static
-manifests name it `ingress-nginx-controller` in the controller's namespace.
+5 s, `max-worker-connections` 16384, `proxy-buffer-size` 4k. The controller
+finds its ConfigMap from its `--configmap=NAMESPACE/NAME` flag; the Helm
+chart and the static manifests name it `ingress-nginx-controller` in the
+controller's namespace.
 """
 
 from __future__ import annotations
@@ -44,10 +45,17 @@ NGINX_DEFAULTS: Mapping[str, str] = {
     "proxy-connect-timeout": "5",
     "max-worker-connections": "16384",
     "backend-protocol": "HTTP",
+    "proxy-buffer-size": "4k",
 }
 # Settings an Ingress may override with an `nginx.ingress.kubernetes.io/` annotation.
 _PER_INGRESS = frozenset(
-    {"proxy-read-timeout", "proxy-send-timeout", "proxy-connect-timeout", "backend-protocol"}
+    {
+        "proxy-read-timeout",
+        "proxy-send-timeout",
+        "proxy-connect-timeout",
+        "backend-protocol",
+        "proxy-buffer-size",
+    }
 )
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
@@ -104,6 +112,7 @@ class NginxController:
     ingress_class: str  # --ingress-class (default nginx)
     configmap_ref: ObjectRef
     configmap: Obj | None
+    flags: Mapping[str, str]  # the controller's command-line flags, without `--`
 
     @property
     def host_network(self) -> bool:
@@ -167,12 +176,13 @@ def _controller_container(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _flags(container: Mapping[str, Any], namespace: str) -> dict[str, str]:
-    """`--name=value` flags, with the `$(POD_NAMESPACE)` the manifests use."""
+    """`--name=value` flags, with the `$(POD_NAMESPACE)` the manifests use; a
+    bare boolean `--name` is `true`."""
     out: dict[str, str] = {}
     for arg in container.get("args") or ():
         name, sep, value = str(arg).partition("=")
-        if sep and name.startswith("--"):
-            out[name[2:]] = value.replace("$(POD_NAMESPACE)", namespace)
+        if name.startswith("--"):
+            out[name[2:]] = value.replace("$(POD_NAMESPACE)", namespace) if sep else "true"
     return out
 
 
@@ -215,6 +225,7 @@ def _find_nginx_controllers(snap: Snapshot) -> tuple[NginxController, ...]:
                     ingress_class=flags.get("ingress-class", "nginx"),
                     configmap_ref=ref,
                     configmap=configmap,
+                    flags=flags,
                 )
             )
     if found:
@@ -236,6 +247,7 @@ def _find_nginx_controllers(snap: Snapshot) -> tuple[NginxController, ...]:
                 ingress_class=flags.get("ingress-class", "nginx"),
                 configmap_ref=ref,
                 configmap=configmap,
+                flags=flags,
             )
         )
     return tuple(found)
@@ -266,6 +278,7 @@ def _standalone_configmap(snap: Snapshot) -> NginxController:
         ingress_class="nginx",
         configmap_ref=ref,
         configmap=configmap,
+        flags={},
     )
 
 

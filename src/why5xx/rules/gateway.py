@@ -24,6 +24,7 @@ from why5xx.kube import closest_name, label_selector_matches
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
+from why5xx.rules.evidence import fact
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import GATEWAY_API, RouteBackend, condition, route_backends
 
@@ -61,12 +62,8 @@ class ParentCondition:
         return f"status.parents[{self.index}].conditions[{self.type}]"
 
     def evidence(self, route: Obj, expected: str | None = None) -> Evidence:
-        return Evidence(
-            object=route.ref,
-            field=self.field,
-            observed=f"{self.status} ({self.reason}: {self.message})",
-            expected=expected,
-            source=route.source,
+        return fact(
+            route, self.field, f"{self.status} ({self.reason}: {self.message})", expected=expected
         )
 
 
@@ -125,12 +122,11 @@ def _missing_service(snap: Snapshot, route: Obj, b: RouteBackend) -> BadBackend:
             "False, reason BackendNotFound)."
         ),
         evidence=(
-            Evidence(
-                object=route.ref,
-                field=f"{b.field}.name",
-                observed=b.name,
+            fact(
+                route,
+                f"{b.field}.name",
+                b.name,
                 expected=guess or f"a Service in namespace {b.namespace}",
-                source=route.source,
             ),
         ),
         fix=Fix(
@@ -172,20 +168,13 @@ def _missing_port(route: Obj, b: RouteBackend, service: Obj) -> BadBackend:
             f"answers 500 for the requests of this backendRef.{note}"
         ),
         evidence=(
-            Evidence(
-                object=route.ref,
-                field=f"{b.field}.port",
-                observed=str(b.port),
+            fact(
+                route,
+                f"{b.field}.port",
+                str(b.port),
                 expected=str(value) if value is not None else f"a port of Service {b.name}",
-                source=route.source,
             ),
-            Evidence(
-                object=service.ref,
-                field="spec.ports",
-                observed=listed,
-                expected=f"a port {b.port}",
-                source=service.source,
-            ),
+            fact(service, "spec.ports", listed, expected=f"a port {b.port}"),
         ),
         fix=Fix(
             summary=f"Point the backendRef at port {value} of Service {b.name}."
@@ -250,12 +239,11 @@ def _not_permitted(route: Obj, b: RouteBackend) -> BadBackend:
             "500 for its requests."
         ),
         evidence=(
-            Evidence(
-                object=route.ref,
-                field=f"{b.field}.namespace",
-                observed=b.namespace,
+            fact(
+                route,
+                f"{b.field}.namespace",
+                b.namespace,
                 expected=f"{route.namespace}, or a ReferenceGrant in {b.namespace}",
-                source=route.source,
             ),
         ),
         fix=Fix(
@@ -418,26 +406,14 @@ def _gateway_problem(snap: Snapshot, gateway: Obj) -> tuple[str, Evidence] | Non
             text = f"False ({cond.get('reason')}: {cond.get('message', '')})"
             return (
                 f"Gateway {gateway.namespace}/{gateway.name} is not {kind.lower()} ({text})",
-                Evidence(
-                    object=gateway.ref,
-                    field=f"status.conditions[{kind}]",
-                    observed=text,
-                    expected="True",
-                    source=gateway.source,
-                ),
+                fact(gateway, f"status.conditions[{kind}]", text, expected="True"),
             )
     class_name = str(gateway.spec.get("gatewayClassName") or "")
     if snap.has_kind("GatewayClass") and snap.get("GatewayClass", "", class_name) is None:
         return (
             f"Gateway {gateway.namespace}/{gateway.name} names GatewayClass {class_name}, "
             "which does not exist",
-            Evidence(
-                object=gateway.ref,
-                field="spec.gatewayClassName",
-                observed=class_name,
-                expected="an existing GatewayClass",
-                source=gateway.source,
-            ),
+            fact(gateway, "spec.gatewayClassName", class_name, expected="an existing GatewayClass"),
         )
     return None
 
@@ -466,12 +442,11 @@ def _admitting(snap: Snapshot, gateway: Obj, route: Obj, section: str | None) ->
             f"namespace {route.namespace} (allowedRoutes.namespaces.from is Same unless set)"
         ),
         evidence=(
-            Evidence(
-                object=gateway.ref,
-                field="spec.listeners[*].allowedRoutes.namespaces.from",
-                observed=origins,
+            fact(
+                gateway,
+                "spec.listeners[*].allowedRoutes.namespaces.from",
+                origins,
                 expected=f"All, or a Selector matching namespace {route.namespace}",
-                source=gateway.source,
             ),
         ),
         http_status=(404,),
@@ -517,12 +492,11 @@ def _detached(
             parent=parent,
             why=f"there is no Gateway {name} in namespace {namespace}",
             evidence=(
-                Evidence(
-                    object=route.ref,
-                    field=f"spec.parentRefs[{index}].name",
-                    observed=name,
+                fact(
+                    route,
+                    f"spec.parentRefs[{index}].name",
+                    name,
                     expected=f"one of: {', '.join(others)}",
-                    source=route.source,
                 ),
             ),
             http_status=(404,),

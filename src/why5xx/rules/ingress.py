@@ -4,13 +4,13 @@ Service or port that does not exist, and a class no controller serves."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from why5xx.model import Draft, Evidence, Fix, Severity
+from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ingress_backends
@@ -22,7 +22,9 @@ INGRESS_NGINX = "k8s.io/ingress-nginx"
 
 def _nearest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate a person most likely meant by `name` (a typo, a rename,
-    a suffix added or dropped), or None when nothing is close."""
+    a suffix added or dropped), or None when nothing is close. Unlike
+    `kube.closest_name`, a name inside the other counts as close: Services
+    get renamed by a suffix (blog -> blog-ghost, ratio 0.57)."""
     best: tuple[float, str] | None = None
     for candidate in candidates:
         ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
@@ -69,12 +71,6 @@ def _addresses(ingress: Obj) -> list[str]:
     return [
         str(e.get("ip") or e.get("hostname")) for e in entries if e.get("ip") or e.get("hostname")
     ]
-
-
-def _pointer(field: str, *rest: str) -> str:
-    """`spec.rules[0].http.paths[1].backend` -> `/spec/rules/0/http/paths/1/backend`."""
-    parts = [p for p in re.split(r"[.\[\]]+", field) if p]
-    return kubectl.json_pointer(*parts, *rest)
 
 
 def _legacy(ingress: Obj) -> bool:
@@ -139,10 +135,10 @@ def _backend_patch(ingress: Obj, backends: list[IngressBackend], value: Any, por
     operations = []
     for backend in backends:
         if _legacy(ingress):
-            path = _pointer(backend.field, "servicePort" if port else "serviceName")
+            path = kubectl.field_pointer(backend.field, "servicePort" if port else "serviceName")
             operations.append({"op": "replace", "path": path, "value": value})
         else:
-            path = _pointer(backend.field, "service", "port" if port else "name")
+            path = kubectl.field_pointer(backend.field, "service", "port" if port else "name")
             new = {"name": value} if isinstance(value, str) else {"number": value}
             operations.append({"op": "replace", "path": path, "value": new if port else value})
     return kubectl.json_patch(ingress, operations)
@@ -173,12 +169,11 @@ def _missing_service(
         ns for ns in snap.namespaces() if ns != namespace and snap.get("Service", ns, name)
     ]
     evidence = [
-        Evidence(
-            object=ingress.ref,
-            field=_name_field(ingress, b),
-            observed=name,
+        fact(
+            ingress,
+            _name_field(ingress, b),
+            name,
             expected=guess or f"a Service in namespace {namespace}",
-            source=ingress.source,
         )
         for b in backends
     ]
@@ -248,21 +243,19 @@ def _missing_port(
         )
     evidence = [
         *(
-            Evidence(
-                object=ingress.ref,
-                field=_port_field(ingress, b),
-                observed=wanted,
+            fact(
+                ingress,
+                _port_field(ingress, b),
+                wanted,
                 expected=str(value) if value is not None else f"a port of Service {service.name}",
-                source=ingress.source,
             )
             for b in backends
         ),
-        Evidence(
-            object=service.ref,
-            field="spec.ports",
-            observed=_ports_text(service) or "no ports",
+        fact(
+            service,
+            "spec.ports",
+            _ports_text(service) or "no ports",
             expected=f"a port with {by} {wanted}",
-            source=service.source,
         ),
     ]
     return Draft(
@@ -461,29 +454,26 @@ def ingress_class_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
     guess = _nearest(name, [c.name for c in classes]) if name else None
     choice = guess or (defaults[0].name if defaults else classes[0].name if classes else None)
     evidence = [
-        Evidence(
-            object=ingress.ref,
-            field=field,
-            observed=name or "<unset>",
-            expected=f"one of: {', '.join(c.name for c in classes)}"
-            if classes
-            else "an IngressClass",
-            source=ingress.source,
+        fact(
+            ingress,
+            field,
+            name or "<unset>",
+            expected=(
+                f"one of: {', '.join(c.name for c in classes)}" if classes else "an IngressClass"
+            ),
         ),
         *(
-            Evidence(
-                object=c.ref,
-                field="spec.controller",
-                observed=str(c.spec.get("controller")) + (" (default)" if _is_default(c) else ""),
-                source=c.source,
+            fact(
+                c,
+                "spec.controller",
+                str(c.spec.get("controller")) + (" (default)" if _is_default(c) else ""),
             )
             for c in classes[:5]
         ),
-        Evidence(
-            object=ingress.ref,
-            field="status.loadBalancer.ingress",
-            observed=", ".join(addresses) or "<empty>: no controller has admitted it",
-            source=ingress.source,
+        fact(
+            ingress,
+            "status.loadBalancer.ingress",
+            ", ".join(addresses) or "<empty>: no controller has admitted it",
         ),
     ]
     title, reason = _class_problem(ingress, name, annotation, defaults, addresses)

@@ -23,6 +23,7 @@ from why5xx.kube import closest_name, labels_match, selector_string
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import (
     NginxController,
     destination_rule,
@@ -31,7 +32,7 @@ from why5xx.rules.frontend import (
     istio_sidecar,
     traffic_policy,
 )
-from why5xx.rules.ports import ServicePort, service_ports
+from why5xx.rules.ports import PROBE_FIELDS, ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import (
     ContainerPort,
@@ -215,40 +216,30 @@ def _outlier_draft(
     base = ejection.base_seconds
     trigger_text = " or ".join(_errors(key, n) for key, n in triggers)
     evidence = [
-        Evidence(
-            object=rule_obj.ref,
-            field=f"{ejection.field}.maxEjectionPercent",
-            observed=str(ejection.raw.get("maxEjectionPercent")),
+        fact(
+            rule_obj,
+            f"{ejection.field}.maxEjectionPercent",
+            str(ejection.raw.get("maxEjectionPercent")),
             expected="below 100, or minHealthPercent above 0",
-            source=rule_obj.source,
         ),
         *(
-            Evidence(
-                object=rule_obj.ref,
-                field=f"{ejection.field}.{key}",
-                observed=str(n) if key in ejection.raw else f"{n} (default)",
+            fact(
+                rule_obj,
+                f"{ejection.field}.{key}",
+                str(n) if key in ejection.raw else f"{n} (default)",
                 expected=f"more than {_HAIR_TRIGGER}" if n <= _HAIR_TRIGGER else None,
-                source=rule_obj.source,
             )
             for key, n in triggers
         ),
-        Evidence(
-            object=rule_obj.ref,
-            field=f"{ejection.field}.baseEjectionTime",
-            observed=str(ejection.raw.get("baseEjectionTime") or f"{_BASE_EJECTION:g}s (default)"),
-            source=rule_obj.source,
+        fact(
+            rule_obj,
+            f"{ejection.field}.baseEjectionTime",
+            str(ejection.raw.get("baseEjectionTime") or f"{_BASE_EJECTION:g}s (default)"),
         ),
     ]
     if target.endpoints is not None and target.endpoints.objects:
         source = target.endpoints.objects[0]
-        evidence.append(
-            Evidence(
-                object=source.ref,
-                field="endpoints",
-                observed=f"{hosts} ready",
-                source=source.source,
-            )
-        )
+        evidence.append(fact(source, "endpoints", f"{hosts} ready"))
     patch = {
         "maxEjectionPercent": 50,
         "minHealthPercent": 50,
@@ -302,12 +293,7 @@ class PeerMode:
     def evidence(self) -> Evidence | None:
         if self.policy is None:
             return None
-        return Evidence(
-            object=self.policy.ref,
-            field=self.field,
-            observed=self.mode,
-            source=self.policy.source,
-        )
+        return fact(self.policy, self.field, self.mode)
 
 
 def _set_mode(settings: Any) -> str | None:
@@ -376,12 +362,11 @@ def _injection(snap: Snapshot, pods: Sequence[Obj], namespace: str) -> list[Evid
     if ns is not None:
         labels = {k: ns.labels[k] for k in INJECTION_LABELS if k in ns.labels}
         out.append(
-            Evidence(
-                object=ns.ref,
-                field="metadata.labels",
-                observed=", ".join(f"{k}={v}" for k, v in labels.items()) or "no injection label",
+            fact(
+                ns,
+                "metadata.labels",
+                ", ".join(f"{k}={v}" for k, v in labels.items()) or "no injection label",
                 expected="istio-injection=enabled (or istio.io/rev)",
-                source=ns.source,
             )
         )
     for pod in pods[:1]:
@@ -389,22 +374,15 @@ def _injection(snap: Snapshot, pods: Sequence[Obj], namespace: str) -> list[Evid
         for where in ("labels", "annotations"):
             if str((metadata.get(where) or {}).get(INJECT)).lower() == "false":
                 out.append(
-                    Evidence(
-                        object=pod.ref,
-                        field=f"{path}.{where}[{INJECT}]",
-                        observed="false",
-                        expected="unset, or true",
-                        source=pod.source,
-                    )
+                    fact(pod, f"{path}.{where}[{INJECT}]", "false", expected="unset, or true")
                 )
         spec = pod_template_spec(pod)
         out.append(
-            Evidence(
-                object=pod.ref,
-                field=f"{'spec' if pod.kind == 'Pod' else 'spec.template.spec'}.containers",
-                observed=", ".join(str(c.get("name")) for c in containers(spec)),
+            fact(
+                pod,
+                f"{'spec' if pod.kind == 'Pod' else 'spec.template.spec'}.containers",
+                ", ".join(str(c.get("name")) for c in containers(spec)),
                 expected="an istio-proxy container",
-                source=pod.source,
             )
         )
     return out
@@ -545,19 +523,12 @@ def _dr_against_strict(
     what = "plaintext" if mode == "DISABLE" else "TLS without the workload certificate"
     peer = strict.mode.evidence()
     evidence = [
-        Evidence(
-            object=rule_obj.ref,
-            field=f"{field}.mode",
-            observed=mode,
-            expected="ISTIO_MUTUAL, or no tls block (auto mTLS)",
-            source=rule_obj.source,
-        ),
+        fact(rule_obj, f"{field}.mode", mode, expected="ISTIO_MUTUAL, or no tls block (auto mTLS)"),
         *([peer] if peer else []),
-        Evidence(
-            object=strict.pods[0].ref,
-            field="spec.containers[istio-proxy]",
-            observed=f"sidecar in {len(strict.pods)} pod(s), mTLS required on {strict.number}",
-            source=strict.pods[0].source,
+        fact(
+            strict.pods[0],
+            "spec.containers[istio-proxy]",
+            f"sidecar in {len(strict.pods)} pod(s), mTLS required on {strict.number}",
         ),
     ]
     policy = strict.mode.policy
@@ -617,12 +588,11 @@ def _dr_against_plain(
             "plaintext."
         ),
         evidence=(
-            Evidence(
-                object=rule_obj.ref,
-                field=f"{field}.mode",
-                observed=mode,
+            fact(
+                rule_obj,
+                f"{field}.mode",
+                mode,
                 expected="no tls block (auto mTLS), or a sidecar in every pod",
-                source=rule_obj.source,
             ),
             *_injection(snap, plain, target.namespace),
         ),
@@ -691,12 +661,7 @@ def _plaintext_client(
             "while reading response header from upstream)."
         ),
         evidence=(
-            Evidence(
-                object=ingress.ref,
-                field="spec.rules",
-                observed=f"routes to Service {target.name}",
-                source=ingress.source,
-            ),
+            fact(ingress, "spec.rules", f"routes to Service {target.name}"),
             *([peer] if peer else []),
             *_injection(snap, clients, controller.namespace),
         ),
@@ -805,7 +770,6 @@ class Speaks:
 # rewrote to its agent (`/app-health/<container>/readyz` on port 15020), as
 # JSON: {"/app-health/api/readyz": {"grpc": {"port": 9090}, ...}}.
 APP_PROBERS = "ISTIO_KUBE_APP_PROBERS"
-_PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 
 
 def grpc_probes(pod_spec: Mapping[str, Any], prefix: str) -> dict[int, tuple[str, str]]:
@@ -816,7 +780,7 @@ def grpc_probes(pod_spec: Mapping[str, Any], prefix: str) -> dict[int, tuple[str
     found: dict[int, tuple[str, str]] = {}
     for container in containers(pod_spec):
         name = container.get("name")
-        for probe in _PROBES:
+        for probe in PROBE_FIELDS:
             port = ((container.get(probe) or {}).get("grpc") or {}).get("port")
             if isinstance(port, int):
                 found.setdefault(port, (f"{prefix}.containers[{name}].{probe}.grpc.port", probe))
@@ -962,26 +926,21 @@ def mesh_port_protocol(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
             ),
             explanation=f"Behind port {port.port} of {target.name}, {problem}.",
             evidence=(
-                Evidence(
-                    object=target.service.ref,
-                    field=declared.field,
-                    observed=declared.how,
+                fact(
+                    target.service,
+                    declared.field,
+                    declared.how,
                     expected=f"appProtocol: {want} (or a name starting {want}-)",
-                    source=target.service.source,
                 ),
-                Evidence(
-                    object=app.object.ref,
-                    field=app.field,
-                    observed=app.how,
-                    source=app.object.source,
-                ),
-                Evidence(
-                    object=pod.ref,
-                    field=f"metadata.annotations[{SIDECAR_STATUS}]"
-                    if SIDECAR_STATUS in pod.annotations
-                    else "spec.containers[istio-proxy]",
-                    observed="Istio sidecar injected",
-                    source=pod.source,
+                fact(app.object, app.field, app.how),
+                fact(
+                    pod,
+                    (
+                        f"metadata.annotations[{SIDECAR_STATUS}]"
+                        if SIDECAR_STATUS in pod.annotations
+                        else "spec.containers[istio-proxy]"
+                    ),
+                    "Istio sidecar injected",
                 ),
             ),
             confirm=(
@@ -1107,13 +1066,7 @@ def _missing_host(snap: Snapshot, d: Destination, name: str, namespace: str) -> 
         why=f"which is no Service in namespace {namespace}"
         + (f" (did you mean {guess}?)" if guess else ""),
         evidence=(
-            Evidence(
-                object=vs.ref,
-                field=f"{d.field}.host",
-                observed=d.host,
-                expected=guess or f"a Service in {namespace}",
-                source=vs.source,
-            ),
+            fact(vs, f"{d.field}.host", d.host, expected=guess or f"a Service in {namespace}"),
         ),
         patch=_replace(d, "host", guess),
     )
@@ -1129,20 +1082,9 @@ def _missing_subset(d: Destination, service: Obj, subsets: Mapping[str, Subset])
         what=f"subset {d.subset} of {service.name}",
         why=f"which no DestinationRule for {service.name} defines (defined: {defined})",
         evidence=(
-            Evidence(
-                object=vs.ref,
-                field=f"{d.field}.subset",
-                observed=d.subset,
-                expected=guess or f"one of: {defined}",
-                source=vs.source,
-            ),
+            fact(vs, f"{d.field}.subset", d.subset, expected=guess or f"one of: {defined}"),
             *(
-                Evidence(
-                    object=r.ref,
-                    field="spec.subsets",
-                    observed=", ".join(n for n, s in subsets.items() if s.rule is r),
-                    source=r.source,
-                )
+                fact(r, "spec.subsets", ", ".join(n for n, s in subsets.items() if s.rule is r))
                 for r in rules
             ),
         ),
@@ -1181,19 +1123,13 @@ def _empty_subset(
         what=f"subset {d.subset} of {service.name}",
         why=f"whose labels {wanted} select none of its {len(pods)} pod(s) (they carry {have})",
         evidence=(
-            Evidence(
-                object=subset.rule.ref,
-                field=f"spec.subsets[{subset.index}].labels",
-                observed=wanted,
+            fact(
+                subset.rule,
+                f"spec.subsets[{subset.index}].labels",
+                wanted,
                 expected=f"labels {service.name}'s pods carry: {have}",
-                source=subset.rule.source,
             ),
-            Evidence(
-                object=d.virtual_service.ref,
-                field=f"{d.field}.subset",
-                observed=d.subset,
-                source=d.virtual_service.source,
-            ),
+            fact(d.virtual_service, f"{d.field}.subset", d.subset),
         ),
         patch=_relabel(subset, pods, others),
     )

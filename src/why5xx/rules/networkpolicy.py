@@ -36,13 +36,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from why5xx.kube import label_selector_matches, selector_string
-from why5xx.model import Draft, Evidence, Fix, Severity
+from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import NginxController, nginx_routes
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, container_ports
+from why5xx.views import ServiceTarget, container_ports, policy_types
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -75,13 +76,6 @@ def _endpoint(snap: Snapshot, pod: Obj) -> Endpoint:
         spec=pod.spec,
         name=pod.name,
     )
-
-
-def policy_types(policy: Obj) -> frozenset[str]:
-    declared = policy.spec.get("policyTypes")
-    if declared:
-        return frozenset(str(t) for t in declared)
-    return frozenset({"Ingress", *(["Egress"] if "egress" in policy.spec else [])})
 
 
 def selects(policy: Obj, end: Endpoint) -> bool:
@@ -340,25 +334,20 @@ def _draft(
     path = f"/spec/{section}/-" if policy.spec.get(section) else f"/spec/{section}"
     value: Any = admitting if policy.spec.get(section) else [admitting]
     evidence = [
-        Evidence(
-            object=policy.ref,
-            field="spec.podSelector",
-            observed=_selector_text(policy.spec.get("podSelector") or {}) or "{} (every pod)",
+        fact(
+            policy,
+            "spec.podSelector",
+            _selector_text(policy.spec.get("podSelector") or {}) or "{} (every pod)",
             expected=f"an {section} rule admitting {proxy} on {first.port}/TCP",
-            source=policy.source,
         ),
-        *(
-            Evidence(object=p.ref, field=field, observed=why, source=p.source)
-            for p, field, why in verdict.reasons[:4]
-        ),
+        *(fact(p, field, why) for p, field, why in verdict.reasons[:4]),
     ]
     if controller.workload is not None:
         evidence.append(
-            Evidence(
-                object=controller.workload.ref,
-                field="spec.template.metadata.labels",
-                observed=selector_string(controller.pod_labels),
-                source=controller.workload.source,
+            fact(
+                controller.workload,
+                "spec.template.metadata.labels",
+                selector_string(controller.pod_labels),
             )
         )
     pods = sorted({b.pod.name for b in blocked})

@@ -10,7 +10,6 @@ still serve, the Service is degraded and the finding is a warning.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,10 +19,21 @@ from typing import Any
 
 import orjson
 
-from why5xx.kube import format_duration, parse_quantity, parse_time
+from why5xx.kube import closest_name, parse_quantity, parse_time
 from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import (
+    MAX_NAMED,
+    ago,
+    clip,
+    duration,
+    fact,
+    impact,
+    named,
+    pod_count,
+    workload_totals,
+)
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views import (
     ContainerState,
@@ -41,7 +51,6 @@ from why5xx.views import (
     template_container,
 )
 
-_MAX_NAMED = 5
 _MAX_TEXT = 400  # kubelet pull errors put the reason at the end
 # A restart this recent still explains 5xx now; an older one on a container
 # that has run since does not.
@@ -122,8 +131,8 @@ class _Group:
     @property
     def named_hits(self) -> tuple[_Hit, ...]:
         """The hits of the first pods, the ones a finding names."""
-        named = {str(pod.ref) for pod in self.pods[:_MAX_NAMED]}
-        return tuple(hit for hit in self.hits if str(hit.pod.ref) in named)
+        shown = {str(pod.ref) for pod in self.pods[:MAX_NAMED]}
+        return tuple(hit for hit in self.hits if str(hit.pod.ref) in shown)
 
     @property
     def who(self) -> str:
@@ -131,11 +140,8 @@ class _Group:
 
     @property
     def pods_phrase(self) -> str:
-        pods = self.pods
-        names = ", ".join(pod.name for pod in pods[:_MAX_NAMED])
-        more = f" and {len(pods) - _MAX_NAMED} more" if len(pods) > _MAX_NAMED else ""
-        plural = "s" if self.total != 1 else ""
-        return f"{len(pods)} of {self.total} pod{plural} ({names}{more})"
+        names = [pod.name for pod in self.pods]
+        return f"{pod_count(len(names), self.total)} ({named(names)})"
 
 
 def _workload(snap: Snapshot, pod: Obj) -> Obj:
@@ -143,15 +149,12 @@ def _workload(snap: Snapshot, pod: Obj) -> Obj:
 
 
 def _groups(snap: Snapshot, target: ServiceTarget, hits: Iterable[_Hit]) -> list[_Group]:
-    workloads = {str(pod.ref): _workload(snap, pod) for pod in target.live_pods}
-    totals: dict[str, int] = {}
-    for workload in workloads.values():
-        totals[str(workload.ref)] = totals.get(str(workload.ref), 0) + 1
+    totals = workload_totals(snap, target.live_pods)
     grouped: dict[str, list[_Hit]] = {}
     for hit in hits:
-        grouped.setdefault(str(workloads[str(hit.pod.ref)].ref), []).append(hit)
+        grouped.setdefault(str(_workload(snap, hit.pod).ref), []).append(hit)
     return [
-        _Group(workload=workloads[str(found[0].pod.ref)], hits=tuple(found), total=totals[key])
+        _Group(workload=_workload(snap, found[0].pod), hits=tuple(found), total=totals[key])
         for key, found in grouped.items()
     ]
 
@@ -166,21 +169,16 @@ def _draft(target: ServiceTarget, group: _Group, state: str) -> Draft:
     summary); the rest merges what the named pods' hits found."""
     hits = group.named_hits
     ready = ready_backends(target)
-    if ready:
-        impact = (
-            f"{ready} ready endpoint(s) still serve Service {target.name}, so it is degraded: "
-            "the 5xx are intermittent and capacity is reduced."
-        )
-    else:
-        impact = (
-            f"No pod of Service {target.name} is ready, so it has no endpoint and proxies "
-            "answer 503."
-        )
     patches = _unique(hit.patch or "" for hit in hits)
     return Draft(
         subject=group.workload.ref,
         title=f"{group.who} is {state} in {group.pods_phrase}: {hits[0].summary}",
-        explanation=" ".join([*_unique(n for hit in hits for n in hit.notes), impact]),
+        explanation=" ".join(
+            [
+                *_unique(n for hit in hits for n in hit.notes),
+                impact(ready, target.name, "the 5xx are intermittent and capacity is reduced"),
+            ]
+        ),
         evidence=tuple(dict.fromkeys(e for hit in hits for e in hit.evidence)),
         confirm=hits[0].confirm,  # the commands for one pod; the others' are alike
         fix=Fix(
@@ -204,18 +202,7 @@ def _drafts(
 
 
 def _json(value: Any) -> str:
-    return _clip(orjson.dumps(value).decode())
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
-
-
-def _ago(snap: Snapshot, when: datetime | None) -> str:
-    if when is None:
-        return "at an unknown time"
-    return f"{format_duration(max((snap.now - when).total_seconds(), 0))} ago"
+    return clip(orjson.dumps(value).decode(), _MAX_TEXT)
 
 
 def _latest_event(
@@ -232,24 +219,17 @@ def _event_evidence(snap: Snapshot, obj: Obj, event: Event) -> Evidence:
     return Evidence(
         object=obj.ref,
         field=f"events[{event.reason}]",
-        observed=f"{_clip(event.message)} ({times}last {_ago(snap, event.last)})",
+        observed=f"{clip(event.message, _MAX_TEXT)} ({times}last {ago(snap.now, event.last)})",
         source=event.source,
-    )
-
-
-def _fact(obj: Obj, field: str, observed: str, expected: str | None = None) -> Evidence:
-    """A field of an object in the input, as evidence."""
-    return Evidence(
-        object=obj.ref, field=field, observed=observed, expected=expected, source=obj.source
     )
 
 
 def _waiting(pod: Obj, cs: ContainerState, *, message: bool = False) -> list[Evidence]:
     """Why a container waits, and with `message` the kubelet's words for it."""
     path = f"{_status_path(cs)}.state.waiting"
-    out = [_fact(pod, f"{path}.reason", cs.reason, "running")]
+    out = [fact(pod, f"{path}.reason", cs.reason, expected="running")]
     if message and cs.message:
-        out.append(_fact(pod, f"{path}.message", _clip(cs.message)))
+        out.append(fact(pod, f"{path}.message", clip(cs.message, _MAX_TEXT)))
     return out
 
 
@@ -313,20 +293,20 @@ def _termination_evidence(
         out += _waiting(pod, cs)
     elif cs.state == "running":
         out.append(
-            _fact(
+            fact(
                 pod,
                 f"{path}.state.running.startedAt",
-                f"{_ago(snap, cs.started_at)}, ready: {str(cs.ready).lower()}",
+                f"{ago(snap.now, cs.started_at)}, ready: {str(cs.ready).lower()}",
             )
         )
     out += [
-        _fact(pod, f"{end.field}.reason", end.reason),
-        _fact(pod, f"{end.field}.exitCode", f"{end.exit_code} ({exit_meaning(end.exit_code)})"),
+        fact(pod, f"{end.field}.reason", end.reason),
+        fact(pod, f"{end.field}.exitCode", f"{end.exit_code} ({exit_meaning(end.exit_code)})"),
     ]
     if end.message:
-        out.append(_fact(pod, f"{end.field}.message", _clip(end.message)))
-    last = f", last {_ago(snap, end.finished_at)}" if end.finished_at else ""
-    out.append(_fact(pod, f"{path}.restartCount", f"{cs.restarts}{last}"))
+        out.append(fact(pod, f"{end.field}.message", clip(end.message, _MAX_TEXT)))
+    last = f", last {ago(snap.now, end.finished_at)}" if end.finished_at else ""
+    out.append(fact(pod, f"{path}.restartCount", f"{cs.restarts}{last}"))
     return out
 
 
@@ -362,7 +342,7 @@ class _Change:
     def evidence(self, key: str, value: str | None) -> Evidence:
         """`key` (a field under the container) as the previous revision had it."""
         previous = self.revisions.previous
-        return _fact(
+        return fact(
             previous,
             f"{self.field}.{key}",
             f"{value} (revision {self.revisions.previous_revision})",
@@ -610,7 +590,7 @@ def _oom_hit(
     workload = _workload(snap, pod)
     evidence = [
         *_termination_evidence(snap, pod, cs, end),
-        _fact(pod, f"{_spec_path(pod, cs.name)}.resources.limits.memory", limit or "<none>"),
+        fact(pod, f"{_spec_path(pod, cs.name)}.resources.limits.memory", limit or "<none>"),
     ]
     notes = []
     change = _change(snap, pod, cs.name)
@@ -665,8 +645,8 @@ def _oom_hit(
             "the scheduler stops overcommitting its nodes."
         )
         evidence += [
-            _fact(e, "status.message", _clip(str(e.status.get("message") or "")))
-            for e in evicted[:_MAX_NAMED]
+            fact(e, "status.message", clip(str(e.status.get("message") or ""), _MAX_TEXT))
+            for e in evicted[:MAX_NAMED]
         ]
     return _Hit(
         pod=pod,
@@ -822,7 +802,7 @@ def _pull_hit(snap: Snapshot, pod: Obj, cs: ContainerState) -> _Hit:
     failure = next((f for f in _PULL_FAILURES if f.pattern.search(text)), _UNKNOWN_PULL)
     evidence = [
         *_waiting(pod, cs, message=event is None),
-        _fact(pod, f"{_spec_path(pod, cs.name)}.image", image),
+        fact(pod, f"{_spec_path(pod, cs.name)}.image", image),
     ]
     if event is not None:
         evidence.append(_event_evidence(snap, pod, event))
@@ -836,11 +816,11 @@ def _pull_hit(snap: Snapshot, pod: Obj, cs: ContainerState) -> _Hit:
     if failure.credentials:
         secrets = [str(s.get("name")) for s in pod.spec.get("imagePullSecrets") or ()]
         evidence.append(
-            _fact(
+            fact(
                 pod,
                 "spec.imagePullSecrets",
                 ", ".join(secrets) or "<none>",
-                "a Secret of type kubernetes.io/dockerconfigjson for the registry",
+                expected="a Secret of type kubernetes.io/dockerconfigjson for the registry",
             )
         )
         retrieve = _latest_event(snap, pod, ("FailedToRetrieveImagePullSecret",))
@@ -1076,16 +1056,17 @@ def _missing_parts(
     namespace = pod.namespace
     refs = [r for r in _config_refs(pod) if r.kind == kind and r.name == name]
     evidence = [
-        _fact(pod, ref.field, name, f"an existing {kind} in {namespace}") for ref in refs[:2]
+        fact(pod, ref.field, name, expected=f"an existing {kind} in {namespace}")
+        for ref in refs[:2]
     ]
     notes: list[str] = []
     confidence = 0.9
-    close: list[str] = []
+    close: str | None = None
     if snap.has_kind(kind):
         found = snap.get(kind, namespace, name)
         if found is None:
             others = sorted(o.name for o in snap.list(kind, namespace))
-            close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
+            close = closest_name(name, others)
             listing = f"; {kind}s there: {', '.join(others[:8])}" if others else ""
             evidence.append(
                 Evidence(
@@ -1104,7 +1085,9 @@ def _missing_parts(
                     {*(found.raw.get("data") or {}), *(found.raw.get("binaryData") or {})}
                 )
                 evidence.append(
-                    _fact(found, "data", f"keys: {', '.join(keys) or '<none>'}", f"key {key}")
+                    fact(
+                        found, "data", f"keys: {', '.join(keys) or '<none>'}", expected=f"key {key}"
+                    )
                 )
                 fixed = key in keys
             if fixed:
@@ -1124,13 +1107,11 @@ def _missing_parts(
     elif close and refs and workload is not pod:
         summary = f'{kind.lower()} "{name}" not found'
         advice = (
-            f"{kind} {name} does not exist but {close[0]} does: point {refs[0].field} at it, "
+            f"{kind} {name} does not exist but {close} does: point {refs[0].field} at it, "
             f"or create {name}."
         )
         pointer = kubectl.json_pointer("spec", "template", *refs[0].pointer)
-        patch = kubectl.json_patch(
-            workload, [{"op": "replace", "path": pointer, "value": close[0]}]
-        )
+        patch = kubectl.json_patch(workload, [{"op": "replace", "path": pointer, "value": close}])
     else:
         summary = f'{kind.lower()} "{name}" not found'
         advice = f"Create {kind} {name} in {namespace}, or fix the name the pod template gives."
@@ -1168,12 +1149,12 @@ def _claim_parts(snap: Snapshot, pod: Obj) -> list[_Parts]:
         phase = str(claim.status.get("phase") or "Pending")
         if phase == "Bound":
             continue
-        evidence = [_fact(claim, "status.phase", phase, "Bound")]
+        evidence = [fact(claim, "status.phase", phase, expected="Bound")]
         problem = _latest_event(snap, claim, ("ProvisioningFailed", "FailedBinding"))
         why = ""
         if problem is not None:
             evidence.append(_event_evidence(snap, claim, problem))
-            why = f": {_clip(problem.message)}"
+            why = f": {clip(problem.message, _MAX_TEXT)}"
         storage_class = claim.spec.get("storageClassName") or "<default>"
         out.append(
             _Parts(
@@ -1252,8 +1233,8 @@ def _pending_hit(
     with the objects it waits for; `fallback` is the advice when neither
     says what to do."""
     created = parse_time(pod.metadata.get("creationTimestamp"))
-    since = f" for {_ago(snap, created).removesuffix(' ago')}" if created else ""
-    phase = _fact(pod, "status.phase", f"Pending{since}", "Running")
+    since = f" for {duration(snap.now - created)}" if created else ""
+    phase = fact(pod, "status.phase", f"Pending{since}", expected="Running")
     return _Hit(
         pod=pod,
         summary=summary,
@@ -1269,10 +1250,13 @@ def _pending_hit(
 def _unschedulable(snap: Snapshot, pod: Obj, scheduled: Mapping[str, Any]) -> _Hit:
     message = str(scheduled.get("message") or "")
     evidence = [
-        _fact(
-            pod, "status.conditions[PodScheduled].reason", "Unschedulable", "scheduled on a node"
+        fact(
+            pod,
+            "status.conditions[PodScheduled].reason",
+            "Unschedulable",
+            expected="scheduled on a node",
         ),
-        _fact(pod, "status.conditions[PodScheduled].message", _clip(message)),
+        fact(pod, "status.conditions[PodScheduled].message", clip(message, _MAX_TEXT)),
     ]
     event = _latest_event(snap, pod, ("FailedScheduling",))
     if event is not None:
@@ -1322,10 +1306,10 @@ def _mount_failure(snap: Snapshot, pod: Obj, event: Event) -> _Hit:
     return _pending_hit(
         snap,
         pod,
-        summary=f"{volume} cannot be mounted: {_clip(error)}",
+        summary=f"{volume} cannot be mounted: {clip(error, _MAX_TEXT)}",
         note=(
-            f"The kubelet cannot mount {volume} ({_clip(error)}), so the pod's containers are "
-            "never created and it never becomes an endpoint."
+            f"The kubelet cannot mount {volume} ({clip(error, _MAX_TEXT)}), so the pod's "
+            "containers are never created and it never becomes an endpoint."
         ),
         evidence=[_event_evidence(snap, pod, event)],
         parts=_named_missing(snap, pod, error),

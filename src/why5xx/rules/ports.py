@@ -12,6 +12,7 @@ from typing import Any
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import (
     ContainerPort,
@@ -23,7 +24,7 @@ from why5xx.views import (
     selected_workloads,
 )
 
-_PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+PROBE_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe")
 _PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")
 _MAX_NAMED = 3
 # Injected mesh proxies declare their own ports and Istio rewrites the app's
@@ -106,7 +107,7 @@ def _probe_ports(
         if name in _MESH_PROXIES:
             continue
         named = {p.name: p.number for p in declared if p.container == name and p.name}
-        for probe in _PROBES:
+        for probe in PROBE_FIELDS:
             for handler in _PROBE_HANDLERS:
                 check = (container.get(probe) or {}).get(handler) or {}
                 if str(check.get("path", "")).startswith(_ISTIO_PROBE_PATH):
@@ -259,13 +260,11 @@ def _subject_evidence(
             continue
         seen.add(key)
         out.append(
-            Evidence(
-                object=m.subject.obj.ref,
-                field=f"{m.subject.prefix}.containers[*].ports",
-                observed=", ".join(f"{p.container}: {p}" for p in m.declared)
-                or "no ports declared",
+            fact(
+                m.subject.obj,
+                f"{m.subject.prefix}.containers[*].ports",
+                (", ".join(f"{p.container}: {p}" for p in m.declared) or "no ports declared"),
                 expected=_expected(port),
-                source=m.subject.obj.source,
             )
         )
     return out
@@ -286,19 +285,15 @@ def _endpoint_evidence(target: ServiceTarget, port: ServicePort) -> Evidence | N
     if published is not None:
         if isinstance(port.target, str):
             return None  # some pods resolve the name; the pods named above do not
-        return Evidence(
-            object=source.ref,
-            field=f"ports[{label}].port",
-            observed=f"{published.port}/{published.protocol}, {ready}",
-            source=source.source,
+        return fact(
+            source, f"ports[{label}].port", f"{published.port}/{published.protocol}, {ready}"
         )
     others = ", ".join(f"{p.name or '(unnamed)'}={p.port}" for p in endpoints.ports) or "none"
-    return Evidence(
-        object=source.ref,
-        field="ports",
-        observed=f"no port {label} (published ports: {others}, for {ready})",
+    return fact(
+        source,
+        "ports",
+        f"no port {label} (published ports: {others}, for {ready})",
         expected=f"port {label} resolved to a container port",
-        source=source.source,
     )
 
 
@@ -489,24 +484,18 @@ def _draft(
     total = len(subjects)
     suggestion = _suggestion(port, mismatches, readiness[1] if readiness else None, resolved)
     evidence = [
-        Evidence(
-            object=service.ref,
-            field=f"{port.field}.targetPort",
-            observed=f"{port.target} (unset, so port)" if port.defaulted else str(port.target),
+        fact(
+            service,
+            f"{port.field}.targetPort",
+            f"{port.target} (unset, so port)" if port.defaulted else str(port.target),
             expected=str(suggestion) if suggestion else _expected(port),
-            source=service.source,
         ),
         *_subject_evidence(snap, port, mismatches),
     ]
     if readiness is not None:
         pod, probe = readiness
         evidence.append(
-            Evidence(
-                object=pod.ref,
-                field=f"spec.{probe.field}",
-                observed=f"{probe.number} (pod Ready: the probe passes there)",
-                source=pod.source,
-            )
+            fact(pod, f"spec.{probe.field}", f"{probe.number} (pod Ready: the probe passes there)")
         )
     if (published := _endpoint_evidence(target, port)) is not None:
         evidence.append(published)

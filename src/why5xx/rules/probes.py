@@ -23,12 +23,24 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from why5xx.kube import format_duration, parse_time
+from why5xx.kube import parse_time
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import (
+    MAX_NAMED,
+    ago,
+    clip,
+    duration,
+    fact,
+    impact,
+    named,
+    pod_count,
+    workload_totals,
+)
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views import (
+    REVISION_ANNOTATION,
     ContainerPort,
     ContainerState,
     ProbeKill,
@@ -87,7 +99,6 @@ _UNOBSERVED_FACTOR = 2 * _START_MARGIN
 # The kubelet's default timeoutSeconds is 1; a health endpoint that touches a
 # dependency, or a GC pause, routinely takes longer.
 _MIN_TIMEOUT = 5
-_MAX_NAMED = 5
 _MAX_TEXT = 160
 
 
@@ -202,7 +213,7 @@ class Failure:
             FailureKind.PORT_NAME: f"port {self.port} not declared",
             FailureKind.SCHEME: "wrong scheme",
             FailureKind.NOT_SERVING: "NOT_SERVING",
-            FailureKind.OUTPUT: _clip(self.output) or "exits non-zero",
+            FailureKind.OUTPUT: clip(self.output, _MAX_TEXT) or "exits non-zero",
             FailureKind.UNSEEN: "no probe event says why",
         }[self.kind]
 
@@ -342,10 +353,8 @@ def _analyse(snap: Snapshot, target: ServiceTarget) -> Analysis:
     pods = target.live_pods
     owners = {pod.name: snap.workload_of(pod) for pod in pods}
     starts: dict[tuple[str, str], list[StartObserved]] = {}
-    totals: dict[str, int] = {}
     for pod in pods:
         owner = str((owners[pod.name] or pod).ref)
-        totals[owner] = totals.get(owner, 0) + 1
         if pod_ready(pod):
             for start in _start_times(pod):
                 starts.setdefault((owner, start.container), []).append(start)
@@ -380,7 +389,11 @@ def _analyse(snap: Snapshot, target: ServiceTarget) -> Analysis:
                         ),
                     )
                 )
-    return Analysis(unready=tuple(unready), totals=totals, ready=ready_backends(target))
+    return Analysis(
+        unready=tuple(unready),
+        totals=workload_totals(snap, pods),
+        ready=ready_backends(target),
+    )
 
 
 def _start_times(pod: Obj) -> Iterator[StartObserved]:
@@ -447,20 +460,8 @@ def _grouped(entries: Iterable[_T], key: Callable[[_T], tuple[Unready, str]]) ->
     return list(groups.values())
 
 
-def _clip(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _MAX_TEXT else line[: _MAX_TEXT - 1] + "…"
-
-
-def _duration(delta: timedelta | float) -> str:
-    seconds = delta.total_seconds() if isinstance(delta, timedelta) else delta
-    return format_duration(max(seconds, 0))
-
-
 def _pods_phrase(items: Sequence[Unready]) -> str:
-    pods = list(dict.fromkeys(item.pod.name for item in items))
-    more = len(pods) - _MAX_NAMED
-    return ", ".join(pods[:_MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+    return named(list(dict.fromkeys(item.pod.name for item in items)))
 
 
 def _who(analysis: Analysis, items: Sequence[Unready]) -> tuple[str, str]:
@@ -471,19 +472,11 @@ def _who(analysis: Analysis, items: Sequence[Unready]) -> tuple[str, str]:
     if owner.kind == "Pod":
         return f"Pod {owner.name}", verb
     total = analysis.totals.get(str(owner.ref), count)
-    pods = "pod" if total == 1 else "pods"
-    return f"{count} of {total} {pods} of {owner.kind} {owner.name}", verb
+    return f"{pod_count(count, total)} of {owner.kind} {owner.name}", verb
 
 
 def _impact(analysis: Analysis, target: ServiceTarget) -> str:
-    if analysis.ready:
-        return (
-            f"{analysis.ready} ready endpoint(s) still serve Service {target.name}, so it is "
-            "degraded: capacity is reduced."
-        )
-    return (
-        f"No pod of Service {target.name} is ready, so it has no endpoint and proxies answer 503."
-    )
+    return impact(analysis.ready, target.name, "capacity is reduced")
 
 
 def _severity(analysis: Analysis) -> Severity | None:
@@ -494,14 +487,14 @@ def _severity(analysis: Analysis) -> Severity | None:
 def _event_evidence(pod: Obj, event: Event, now: datetime) -> Evidence:
     details = []
     if event.count > 1 and event.first and event.last:
-        details.append(f"x{event.count} over {_duration(event.last - event.first)}")
+        details.append(f"x{event.count} over {duration(event.last - event.first)}")
     if event.last:
-        details.append(f"last {_duration(now - event.last)} ago")
+        details.append(f"last {ago(now, event.last)}")
     suffix = f" ({', '.join(details)})" if details else ""
     return Evidence(
         object=pod.ref,
         field=f"event {event.reason}",
-        observed=f"{_clip(event.message)}{suffix}",
+        observed=f"{clip(event.message, _MAX_TEXT)}{suffix}",
         source=event.source,
     )
 
@@ -511,23 +504,21 @@ def _endpoint_evidence(target: ServiceTarget) -> list[Evidence]:
     if endpoints is None or not endpoints.objects:
         return []
     return [
-        Evidence(
-            object=endpoints.objects[0].ref,
-            field="endpoints[].conditions.ready",
-            observed=f"{len(endpoints.ready)} of {len(endpoints.endpoints)} ready",
-            source=endpoints.objects[0].source,
+        fact(
+            endpoints.objects[0],
+            "endpoints[].conditions.ready",
+            f"{len(endpoints.ready)} of {len(endpoints.endpoints)} ready",
         )
     ]
 
 
 def _not_ready_evidence(item: Unready) -> Evidence:
-    running = f" (running for {_duration(item.running_for)})" if item.running_for else ""
-    return Evidence(
-        object=item.pod.ref,
-        field=f"status.containerStatuses[{item.state.name}].ready",
-        observed=f"false{running}",
+    running = f" (running for {duration(item.running_for)})" if item.running_for else ""
+    return fact(
+        item.pod,
+        f"status.containerStatuses[{item.state.name}].ready",
+        f"false{running}",
         expected="true",
-        source=item.pod.source,
     )
 
 
@@ -930,25 +921,17 @@ def _readiness_draft(
         f"publishes {them} with ready: false and proxies send {them} no traffic.",
         _impact(analysis, target),
     ]
-    evidence = [
-        Evidence(
-            object=item.pod.ref,
-            field=probe.field(),
-            observed=probe.describe(),
-            source=item.pod.source,
-        )
-    ]
+    evidence = [fact(item.pod, probe.field(), probe.describe())]
     failing_field = _failing_field(failure, probe)
     if failing_field is not None:
         was = {c.key: c.was for c in change.probe} if change else {}
         right = _right_port(item, probe, failure, target.service)
         evidence.append(
-            Evidence(
-                object=item.pod.ref,
-                field=probe.field(*failing_field),
-                observed=probe.value(*failing_field),
+            fact(
+                item.pod,
+                probe.field(*failing_field),
+                probe.value(*failing_field),
                 expected=was.get(".".join(failing_field), None if right is None else str(right)),
-                source=item.pod.source,
             )
         )
     confirm = [
@@ -968,7 +951,7 @@ def _readiness_draft(
         )
         evidence += _revision_evidence(change, probe.container)
         confirm.append(kubectl.rollout_history(found.deployment, found.current_revision))
-    for each in items[:_MAX_NAMED]:
+    for each in items[:MAX_NAMED]:
         evidence.append(_not_ready_evidence(each))
         current = each.current("readiness")
         if current is not None:
@@ -991,29 +974,26 @@ def _revision_evidence(change: RevisionChange, container: str) -> list[Evidence]
     found = change.revisions
     base = f"spec.template.spec.containers[{container}]"
     evidence = [
-        Evidence(
-            object=found.current.ref,
-            field="metadata.annotations[deployment.kubernetes.io/revision]",
-            observed=str(found.current_revision),
-            source=found.current.source,
+        fact(
+            found.current,
+            f"metadata.annotations[{REVISION_ANNOTATION}]",
+            str(found.current_revision),
         )
     ]
     evidence += [
-        Evidence(
-            object=found.previous.ref,
-            field=f"{base}.readinessProbe.{changed.key}",
-            observed=f"{changed.was} (revision {found.previous_revision})",
-            source=found.previous.source,
+        fact(
+            found.previous,
+            f"{base}.readinessProbe.{changed.key}",
+            f"{changed.was} (revision {found.previous_revision})",
         )
         for changed in change.probe
     ]
     if change.image:
         evidence.append(
-            Evidence(
-                object=found.previous.ref,
-                field=f"{base}.image",
-                observed=f"{change.image[1]} (revision {found.previous_revision})",
-                source=found.previous.source,
+            fact(
+                found.previous,
+                f"{base}.image",
+                f"{change.image[1]} (revision {found.previous_revision})",
             )
         )
     return evidence
@@ -1105,7 +1085,7 @@ def _startup_advice(item: Unready, killer: Probe | None) -> StartupAdvice | None
         base = max(longest.seconds, killer.budget if killer else 0)
         factor = _START_MARGIN
         reason = (
-            f"Pod {longest.pod.name} of {owner} became ready {_duration(longest.seconds)} "
+            f"Pod {longest.pod.name} of {owner} became ready {duration(longest.seconds)} "
             f"after container {longest.container} started"
         )
         if killer is not None and killer.budget > longest.seconds:
@@ -1129,7 +1109,7 @@ def _startup_advice(item: Unready, killer: Probe | None) -> StartupAdvice | None
     advice = StartupAdvice(model=model, failure_threshold=threshold, basis="")
     basis = (
         f"{reason}; the startupProbe allows {advice.sizing} = {advice.budget}s, at least "
-        f"{factor:g} x {_duration(base)}.{note}"
+        f"{factor:g} x {duration(base)}.{note}"
     )
     return replace(advice, basis=basis)
 
@@ -1193,14 +1173,13 @@ def _startup_draft(
             f"; the app is not ready by then, so {_pods_phrase(items)} never {serve} and the "
             "restarts end in CrashLoopBackOff."
         )
-        for each in items[:_MAX_NAMED]:
+        for each in items[:MAX_NAMED]:
             state = each.state.reason or each.state.state
             evidence.append(
-                Evidence(
-                    object=each.pod.ref,
-                    field=f"status.containerStatuses[{name}].restartCount",
-                    observed=f"{each.state.restarts} ({state}, never ready)",
-                    source=each.pod.source,
+                fact(
+                    each.pod,
+                    f"status.containerStatuses[{name}].restartCount",
+                    f"{each.state.restarts} ({state}, never ready)",
                 )
             )
             evidence.append(_event_evidence(each.pod, each.kills[-1].event, snap.now))
@@ -1209,9 +1188,9 @@ def _startup_draft(
         failing = item.latest("readiness", "startup")
         kind = failing.probe if failing else "readiness"
         probe = Probe.of(item.spec, kind)
-        took = f"{_duration(longest.seconds)} on pod {longest.pod.name}" if longest else ""
+        took = f"{duration(longest.seconds)} on pod {longest.pod.name}" if longest else ""
         title = f"{who} {verb} still starting and failing the {kind} probe: start-up took {took}"
-        running = f" for {_duration(item.running_for)}" if item.running_for else ""
+        running = f" for {duration(item.running_for)}" if item.running_for else ""
         lead = (
             f"{_pods_phrase(items)} {verb} running{running} and the {kind} probe fails until "
             "the app is up"
@@ -1227,42 +1206,35 @@ def _startup_draft(
             " Every start (a rollout, a rescheduled pod) brings probe failures and a window "
             "without the pod."
         )
-        evidence += [_not_ready_evidence(each) for each in items[:_MAX_NAMED]]
+        evidence += [_not_ready_evidence(each) for each in items[:MAX_NAMED]]
     shown = killer or Probe.of(item.spec, failing.probe if failing else "readiness")
     if shown is not None:
         evidence.insert(
             0,
-            Evidence(
-                object=item.pod.ref,
-                field=shown.field(),
-                observed=shown.describe(),
-                source=item.pod.source,
-            ),
+            fact(item.pod, shown.field(), shown.describe()),
         )
     if advice is not None:
         current = Probe.of(item.spec, "startup")
         evidence.insert(
             1,
-            Evidence(
-                object=item.pod.ref,
-                field=f"spec.containers[{name}].startupProbe",
-                observed=current.describe() if current else "(not set)",
+            fact(
+                item.pod,
+                f"spec.containers[{name}].startupProbe",
+                current.describe() if current else "(not set)",
                 expected=f"{advice.sizing} = {advice.budget}s",
-                source=item.pod.source,
             ),
         )
     if failing is not None:
         evidence.append(_event_evidence(item.pod, failing.event, snap.now))
     if longest is not None:
         evidence.append(
-            Evidence(
-                object=longest.pod.ref,
-                field="status.conditions[Ready].lastTransitionTime",
-                observed=(
-                    f"{longest.ready_at:%Y-%m-%dT%H:%M:%SZ} ({_duration(longest.seconds)} after "
+            fact(
+                longest.pod,
+                "status.conditions[Ready].lastTransitionTime",
+                (
+                    f"{longest.ready_at:%Y-%m-%dT%H:%M:%SZ} ({duration(longest.seconds)} after "
                     f"containers[{longest.container}] started)"
                 ),
-                source=longest.pod.source,
             )
         )
     evidence += _endpoint_evidence(target)

@@ -19,6 +19,7 @@ from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers, workloads
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import (
     NGINX_ANNOTATION,
     IngressRoute,
@@ -58,11 +59,10 @@ def _controller_logs(controller: NginxController, pattern: str) -> str:
 
 def _route_evidence(route: IngressRoute, service: Obj) -> Evidence:
     backend = route.backends[0]
-    return Evidence(
-        object=route.ingress.ref,
-        field=f"{backend.field}.service.name",
-        observed=f"{service.name} (class {route.class_name or 'default'}, ingress-nginx)",
-        source=route.ingress.source,
+    return fact(
+        route.ingress,
+        f"{backend.field}.service.name",
+        f"{service.name} (class {route.class_name or 'default'}, ingress-nginx)",
     )
 
 
@@ -134,20 +134,18 @@ def _envoy_idle(
         value = ((policy.get("connectionPool") or {}).get("http") or {}).get("idleTimeout")
         seconds = duration_seconds(value) or ENVOY_IDLE_TIMEOUT
         evidence.append(
-            Evidence(
-                object=rule_obj.ref,
-                field=f"{path}.connectionPool.http.idleTimeout",
-                observed=str(value) if value else "not set (Envoy default 1h)",
-                source=rule_obj.source,
+            fact(
+                rule_obj,
+                f"{path}.connectionPool.http.idleTimeout",
+                str(value) if value else "not set (Envoy default 1h)",
             )
         )
     if sidecar is not None:
         evidence.append(
-            Evidence(
-                object=sidecar.owner.ref,
-                field="spec.template.spec.containers[istio-proxy]",
-                observed="Istio sidecar (Envoy) in front of the app",
-                source=sidecar.owner.source,
+            fact(
+                sidecar.owner,
+                "spec.template.spec.containers[istio-proxy]",
+                "Istio sidecar (Envoy) in front of the app",
             )
         )
     confirm = [
@@ -309,12 +307,11 @@ def keepalive_race(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
                 f"{'; '.join(p.symptom for p in racing)}; mostly POST/PATCH, after idle gaps."
             ),
             evidence=(
-                Evidence(
-                    object=owner.ref,
-                    field=f"{serving.path}.{app.field}",
-                    observed=app.text,
+                fact(
+                    owner,
+                    f"{serving.path}.{app.field}",
+                    app.text,
                     expected=f"> {worst.seconds:g} s (the proxy's idle timeout)",
-                    source=owner.source,
                 ),
                 *(e for p in racing for e in p.evidence),
             ),
@@ -395,14 +392,7 @@ def _istio_limit(snap: Snapshot, target: ServiceTarget) -> PoolLimit | None:
         cap=cap,
         terms=terms,
         evidence=tuple(
-            Evidence(
-                object=rule_obj.ref,
-                field=fields[name],
-                observed=str(flat[name]),
-                source=rule_obj.source,
-            )
-            for name in fields
-            if name in flat
+            fact(rule_obj, fields[name], str(flat[name])) for name in fields if name in flat
         ),
         confirm=(
             f"kubectl get destinationrule -n {rule_obj.namespace} {rule_obj.name} -o yaml",
@@ -437,12 +427,11 @@ def _contour_limit(target: ServiceTarget) -> PoolLimit | None:
         cap=cap,
         terms=terms,
         evidence=tuple(
-            Evidence(
-                object=service.ref,
-                field=f"metadata.annotations[projectcontour.io/{n}]",
-                observed=str(v),
+            fact(
+                service,
+                f"metadata.annotations[projectcontour.io/{n}]",
+                str(v),
                 expected=f"default {_ENVOY_DEFAULT}",
-                source=service.source,
             )
             for n, v in settings.items()
         ),
@@ -466,12 +455,11 @@ def _envoy_gateway_limits(snap: Snapshot, target: ServiceTarget) -> Iterator[Poo
             cap=cap,
             terms=terms,
             evidence=tuple(
-                Evidence(
-                    object=policy.ref,
-                    field=f"spec.circuitBreaker.{n}",
-                    observed=str(breaker[n]),
+                fact(
+                    policy,
+                    f"spec.circuitBreaker.{n}",
+                    str(breaker[n]),
                     expected=f"default {_ENVOY_DEFAULT}",
-                    source=policy.source,
                 )
                 for n in names
                 if n in breaker
@@ -571,20 +559,21 @@ def _ceiling_draft(hpa: Obj, workload: Obj, target: ServiceTarget) -> Draft:
             "limits overflow (503, Envoy UO) and slow answers hit read timeouts (504)."
         ),
         evidence=(
-            Evidence(
-                object=hpa.ref,
-                field="status.conditions[ScalingLimited]",
-                observed=f"{limited.get('status')} {limited.get('reason')}: "
-                f"{limited.get('message', '')}".strip(),
-                source=hpa.source,
+            fact(
+                hpa,
+                "status.conditions[ScalingLimited]",
+                (
+                    f"{limited.get('status')} {limited.get('reason')}: "
+                    f"{limited.get('message', '')}".strip()
+                ),
             ),
-            Evidence(
-                object=hpa.ref,
-                field="spec.maxReplicas",
-                observed=str(maximum),
-                expected=f"> {maximum} (status.currentReplicas "
-                f"{hpa.status.get('currentReplicas', '?')})",
-                source=hpa.source,
+            fact(
+                hpa,
+                "spec.maxReplicas",
+                str(maximum),
+                expected=(
+                    f"> {maximum} (status.currentReplicas {hpa.status.get('currentReplicas', '?')})"
+                ),
             ),
         ),
         confirm=(f"kubectl describe hpa -n {hpa.namespace} {hpa.name}",),
@@ -720,14 +709,7 @@ def _read_timeouts(snap: Snapshot, target: ServiceTarget) -> list[ReadTimeout]:
             ReadTimeout(
                 proxy=f"VirtualService {vs.name} (Istio route timeout)",
                 seconds=seconds,
-                evidence=(
-                    Evidence(
-                        object=vs.ref,
-                        field=f"{mesh.field}.timeout",
-                        observed=str(timeout),
-                        source=vs.source,
-                    ),
-                ),
+                evidence=(fact(vs, f"{mesh.field}.timeout", str(timeout)),),
                 confirm=(f"kubectl get virtualservice -n {vs.namespace} {vs.name} -o yaml",),
                 patch=kubectl.json_patch(
                     vs,
@@ -810,12 +792,11 @@ def upstream_timeout(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
             ),
             evidence=(
                 *(e for p in short for e in p.evidence),
-                Evidence(
-                    object=owner.ref,
-                    field=f"{serving.path}.{limit.field}",
-                    observed=limit.text,
+                fact(
+                    owner,
+                    f"{serving.path}.{limit.field}",
+                    limit.text,
                     expected=f"<= {tightest.seconds:g} s, or a longer proxy timeout",
-                    source=owner.source,
                 ),
             ),
             confirm=tuple(dict.fromkeys(c for p in short for c in p.confirm)),
@@ -999,25 +980,14 @@ def _protocol_draft(
             "Ingress gets a 502."
         ),
         evidence=(
-            Evidence(
-                object=ingress.ref,
-                field=f"metadata.annotations[{annotation}]",
-                observed=ingress.annotations.get(annotation, "<unset> (HTTP)"),
+            fact(
+                ingress,
+                f"metadata.annotations[{annotation}]",
+                ingress.annotations.get(annotation, "<unset> (HTTP)"),
                 expected=want,
-                source=ingress.source,
             ),
-            Evidence(
-                object=service.ref,
-                field=declared.field,
-                observed=declared.how,
-                source=service.source,
-            ),
-            Evidence(
-                object=ingress.ref,
-                field=f"{field}.service",
-                observed=f"{service.name}:{port.name or port.port}",
-                source=ingress.source,
-            ),
+            fact(service, declared.field, declared.how),
+            fact(ingress, f"{field}.service", f"{service.name}:{port.name or port.port}"),
         ),
         confirm=(
             kubectl.get_yaml(ingress, "{.metadata.annotations}"),

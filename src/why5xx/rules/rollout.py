@@ -15,8 +15,14 @@ from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers, workloads
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
-from why5xx.views import ServiceTarget, pod_template_spec, pod_terminating
+from why5xx.views import (
+    REVISION_ANNOTATION,
+    ServiceTarget,
+    pod_template_spec,
+    pod_terminating,
+)
 
 # The API server's default `terminationGracePeriodSeconds`.
 DEFAULT_GRACE = 30
@@ -24,7 +30,6 @@ DEFAULT_GRACE = 30
 # every second once the controller sees the EndpointSlice), kube-proxy and
 # Envoy's EDS to drop the endpoint.
 PROPOSED_SLEEP = 10
-_REVISION = "deployment.kubernetes.io/revision"
 # How long after the controller replaced pods a missing drain is still worth
 # mentioning as the likely cause of today's 5xx.
 RECENT = timedelta(minutes=30)
@@ -147,21 +152,19 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
         source = target.endpoints.objects[0]
         names = ", ".join(sorted({e.pod or e.ip for e in terminating})[:3])
         evidence.append(
-            Evidence(
-                object=source.ref,
-                field="endpoints[].conditions.terminating",
-                observed=f"true for {len(terminating)} endpoint(s): {names}",
-                source=source.source,
+            fact(
+                source,
+                "endpoints[].conditions.terminating",
+                f"true for {len(terminating)} endpoint(s): {names}",
             )
         )
         notes.append(f"{len(terminating)} endpoint(s) are terminating now")
     elif leaving:
         evidence.append(
-            Evidence(
-                object=leaving[0].ref,
-                field="metadata.deletionTimestamp",
-                observed=str(leaving[0].metadata.get("deletionTimestamp")),
-                source=leaving[0].source,
+            fact(
+                leaving[0],
+                "metadata.deletionTimestamp",
+                str(leaving[0].metadata.get("deletionTimestamp")),
             )
         )
         notes.append(f"{len(leaving)} pod(s) are terminating now")
@@ -176,15 +179,14 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
             )
         )
         notes.append(f"the controller last reported: {_when(events[-1])}")
-    revision = workload.annotations.get(_REVISION)
+    revision = workload.annotations.get(REVISION_ANNOTATION)
     if workload.kind == "Deployment" and revision and revision.isdigit() and int(revision) > 1:
         replica_sets = snap.owned(workload, "ReplicaSet")
         evidence.append(
-            Evidence(
-                object=workload.ref,
-                field=f"metadata.annotations[{_REVISION}]",
-                observed=f"{revision} ({len(replica_sets)} ReplicaSets kept)",
-                source=workload.source,
+            fact(
+                workload,
+                f"metadata.annotations[{REVISION_ANNOTATION}]",
+                f"{revision} ({len(replica_sets)} ReplicaSets kept)",
             )
         )
         notes.append(f"it is at revision {revision}")
@@ -194,12 +196,11 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
     )
     if updating:
         evidence.append(
-            Evidence(
-                object=workload.ref,
-                field="status.updateRevision",
-                observed=str(status.get("updateRevision")),
+            fact(
+                workload,
+                "status.updateRevision",
+                str(status.get("updateRevision")),
                 expected=f"currentRevision {status.get('currentRevision')}",
-                source=workload.source,
             )
         )
         notes.append("an update is rolling out")
@@ -259,12 +260,11 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
             Problem(
                 text=f"container {serving.name} has no preStop drain",
                 certain=False,
-                evidence=Evidence(
-                    object=workload.ref,
-                    field=where,
-                    observed=drain.how if drain else "<none>",
+                evidence=fact(
+                    workload,
+                    where,
+                    drain.how if drain else "<none>",
                     expected=f"a sleep of about {PROPOSED_SLEEP} s before the app stops",
-                    source=workload.source,
                 ),
                 patch=op,
             )
@@ -278,12 +278,11 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
                     f"terminationGracePeriodSeconds {grace}"
                 ),
                 certain=True,
-                evidence=Evidence(
-                    object=workload.ref,
-                    field="spec.template.spec.terminationGracePeriodSeconds",
-                    observed=str(grace) + (" (default)" if grace == DEFAULT_GRACE else ""),
+                evidence=fact(
+                    workload,
+                    "spec.template.spec.terminationGracePeriodSeconds",
+                    str(grace) + (" (default)" if grace == DEFAULT_GRACE else ""),
                     expected=f"> {drain.seconds:g} (the preStop) plus the app's drain",
-                    source=workload.source,
                 ),
                 patch={
                     "op": "add",
@@ -304,13 +303,7 @@ def strategy_problem(workload: Obj) -> Problem | None:
         return Problem(
             text="its Recreate strategy stops every pod before starting new ones",
             certain=True,
-            evidence=Evidence(
-                object=workload.ref,
-                field="spec.strategy.type",
-                observed="Recreate",
-                expected="RollingUpdate",
-                source=workload.source,
-            ),
+            evidence=fact(workload, "spec.strategy.type", "Recreate", expected="RollingUpdate"),
             patch=None,
             merge=_SAFE_STRATEGY,
         )
@@ -323,12 +316,11 @@ def strategy_problem(workload: Obj) -> Problem | None:
                 f"{replicas} pod(s) down at once"
             ),
             certain=True,
-            evidence=Evidence(
-                object=workload.ref,
-                field="spec.strategy.rollingUpdate.maxUnavailable",
-                observed=str(rolling.get("maxUnavailable")),
+            evidence=fact(
+                workload,
+                "spec.strategy.rollingUpdate.maxUnavailable",
+                str(rolling.get("maxUnavailable")),
                 expected=f"< {replicas} (replicas)",
-                source=workload.source,
             ),
             patch=None,
             merge=_SAFE_STRATEGY,
@@ -350,12 +342,11 @@ def _readiness_gap(workload: Obj, servings: Sequence[Serving]) -> Problem | None
     return Problem(
         text="new pods get traffic before the app listens (no readiness probe, minReadySeconds 0)",
         certain=False,
-        evidence=Evidence(
-            object=workload.ref,
-            field="spec.minReadySeconds",
-            observed="0 (default), and no readinessProbe",
+        evidence=fact(
+            workload,
+            "spec.minReadySeconds",
+            "0 (default), and no readinessProbe",
             expected="a readinessProbe, or minReadySeconds > 0",
-            source=workload.source,
         ),
         patch=None,
         merge={"spec": {"minReadySeconds": PROPOSED_SLEEP}},

@@ -10,9 +10,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from why5xx.kube import selector_string
-from why5xx.model import Draft, Evidence, Fix
+from why5xx.model import Draft, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import MAX_NAMED, fact, named
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import ServiceTarget, autoscalers, selected_workloads
 
@@ -20,7 +21,6 @@ from why5xx.views import ServiceTarget, autoscalers, selected_workloads
 _GENERATED_LABELS = frozenset(
     {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
 )
-_MAX_NAMED = 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,13 +42,18 @@ class NearMiss:
         return f"selector wants {self.key}={self.wanted}, pods have {self.key}={self.found}"
 
 
+# How alike two label values must be to count as a typo or a rename: high
+# enough that different apps (`accounts` / `checkout`, 0.625) stay apart.
+_SIMILARITY = 0.75
+
+
 def _similar(a: str, b: str) -> bool:
-    """Values a human would call a typo or a rename of each other."""
-    if a.lower() == b.lower():
+    """Values a human would call a typo or a rename of each other:
+    `checkout` / `chekout`, `payments` / `payments-v2`, `API` / `api`."""
+    a, b = a.lower(), b.lower()
+    if a == b or (min(len(a), len(b)) >= 3 and (a in b or b in a)):
         return True
-    if a in b or b in a:
-        return True
-    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
+    return difflib.SequenceMatcher(None, a, b).ratio() >= _SIMILARITY
 
 
 # Label keys that mean the same thing: Helm charts and the recommended labels
@@ -208,25 +213,22 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     best = misses[0]
     service = target.service
     workloads = _workloads(snap, best.pods)
-    named = ", ".join(p.name for p in best.pods[:_MAX_NAMED])
-    more = f" and {len(best.pods) - _MAX_NAMED} more" if len(best.pods) > _MAX_NAMED else ""
+    pods = named([p.name for p in best.pods])
     evidence = [
-        Evidence(
-            object=service.ref,
-            field=f"spec.selector.{best.key}",
-            observed=best.wanted,
+        fact(
+            service,
+            f"spec.selector.{best.key}",
+            best.wanted,
             expected=best.found if best.found_key is None else f"{best.found_key}={best.wanted}",
-            source=service.source,
         ),
         *(
-            Evidence(
-                object=pod.ref,
-                field=f"metadata.labels.{best.found_key or best.key}",
-                observed=(best.wanted if best.found_key else best.found) or "<missing>",
+            fact(
+                pod,
+                f"metadata.labels.{best.found_key or best.key}",
+                (best.wanted if best.found_key else best.found) or "<missing>",
                 expected=best.wanted if best.found_key is None else None,
-                source=pod.source,
             )
-            for pod in best.pods[:_MAX_NAMED]
+            for pod in best.pods[:MAX_NAMED]
         ),
     ]
     fixes = [_service_patch(service, best)] + [_workload_fix(w, best) for w in workloads[:2]]
@@ -234,7 +236,7 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
         subject=service.ref,
         title=(
             f"Service {service.name} selects no pods: {best.difference} "
-            f"({len(best.pods)} pod{'s' if len(best.pods) != 1 else ''}: {named}{more})"
+            f"({len(best.pods)} pod{'s' if len(best.pods) != 1 else ''}: {pods})"
         ),
         explanation=(
             f"The selector {selector_string(target.selector)} matches no pod in "
@@ -306,12 +308,11 @@ def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
         ),
         explanation=explanation,
         evidence=(
-            Evidence(
-                object=service.ref,
-                field="spec.selector",
-                observed=selector_string(target.selector),
+            fact(
+                service,
+                "spec.selector",
+                selector_string(target.selector),
                 expected=f"labels of a pod in {target.namespace} (pods there have {seen})",
-                source=service.source,
             ),
         ),
         confirm=(
@@ -368,24 +369,16 @@ def scaled_to_zero(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
         minimum = max((int(h.spec.get("minReplicas") or 1) for h in hpas), default=0)
         restore = max(previous or 0, minimum) or 2
         evidence = [
-            Evidence(
-                object=workload.ref,
-                field="spec.replicas",
-                observed="0",
+            fact(
+                workload,
+                "spec.replicas",
+                "0",
                 expected=f">= 1 (had {previous})" if previous else ">= 1",
-                source=workload.source,
             )
         ]
         notes = []
         for hpa in hpas:
-            evidence.append(
-                Evidence(
-                    object=hpa.ref,
-                    field="spec.minReplicas",
-                    observed=str(hpa.spec.get("minReplicas", 1)),
-                    source=hpa.source,
-                )
-            )
+            evidence.append(fact(hpa, "spec.minReplicas", str(hpa.spec.get("minReplicas", 1))))
             notes.append(
                 f"HorizontalPodAutoscaler {hpa.name} will not scale it up: autoscaling is "
                 "disabled while the target has 0 replicas."

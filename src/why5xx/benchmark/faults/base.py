@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from why5xx.benchmark import fates, shapes
+from why5xx.benchmark import fates, proxylog, shapes
 from why5xx.benchmark.workloads import App, main_container
 from why5xx.benchmark.world import MINUTE, Raw, World
 from why5xx.scenarios import Truth
@@ -39,7 +39,7 @@ ALL_SHAPES = tuple(shapes.SHAPES)
 NGINX_SHAPES = ("shop", "data", "autoscaled")
 
 
-# --- what faults share ----------------------------------------------------------
+# --- what faults share -------------------------------------------------------
 
 
 def service_of(app: App) -> Raw:
@@ -88,12 +88,12 @@ def recent(world: World) -> float:
     return world.rng.uniform(6 * MINUTE, 45 * MINUTE)
 
 
-def main(template: Raw) -> Raw:
+def serving_container(template: Raw) -> Raw:
     return main_container(template)
 
 
 def port_of(app: App) -> int:
-    return int(main(app.template)["ports"][0]["containerPort"])
+    return int(serving_container(app.template)["ports"][0]["containerPort"])
 
 
 def broken_rollout(
@@ -118,10 +118,8 @@ def broken_rollout(
     revision = app.rollout(change, fate, ago=recent(world), mode=mode)
     status = "degraded" if mode == "stuck" else "failing"
     pods = app.pods_of(revision)
-    return Injected(
-        truth=truth(app, cause, status=status, evidence=(pod_ref(app, first(pods)),), http=http),
-        note=f"{note} ({'rolling update stuck' if mode == 'stuck' else 'every pod replaced'})",
-    )
+    how = "rolling update stuck" if mode == "stuck" else "every pod replaced"
+    return pod_truth(app, cause, pods, status=status, http=http, note=f"{note} ({how})")
 
 
 def bump(image: str) -> str:
@@ -133,7 +131,7 @@ def bump(image: str) -> str:
 
 
 def new_image(template: Raw) -> None:
-    main = main(template)
+    main = serving_container(template)
     main["image"] = bump(main["image"])
 
 
@@ -177,6 +175,87 @@ def in_mesh(app: App) -> bool:
 
 def routed(app: App) -> bool:
     return app.exposure == "gateway"
+
+
+def pod_truth(
+    app: App, cause: str, pods: list[str], *, status: str | None, http: tuple[int, ...], note: str
+) -> Injected:
+    """The first of `pods` (as `kubectl get pods` lists them) is the evidence."""
+    evidence = (pod_ref(app, first(pods)),)
+    return Injected(truth=truth(app, cause, status=status, evidence=evidence, http=http), note=note)
+
+
+def service_truth(
+    app: App, cause: str, *, http: tuple[int, ...], note: str, namespace: str | None = None
+) -> Injected:
+    """The Service itself is the evidence (its selector or ports)."""
+    ns = namespace or app.namespace
+    return Injected(
+        truth=Truth(
+            target=target_of(app),
+            namespace=ns,
+            cause=cause,
+            status="failing",
+            http_status=http,
+            evidence=(ref("Service", ns, service_of(app)["metadata"]["name"]),),
+        ),
+        note=note,
+    )
+
+
+def log_5xx(
+    world: World,
+    app: App,
+    pods: list[str],
+    *,
+    status: int,
+    error: str,
+    took: float,
+    within: float,
+    count: int,
+    methods: tuple[str, ...] = ("GET",),
+) -> None:
+    """`count` failed requests to `pods` in the last `within` seconds, in
+    the ingress controller's log."""
+
+    def traffic(objects: list[Raw]) -> list[proxylog.Request]:
+        addresses = [a for n in pods if (a := proxylog.pod_address(objects, app.namespace, n))]
+        return [
+            proxylog.Request(
+                ago=world.rng.uniform(0.5, within),
+                upstream=world.pick(addresses),
+                status=status,
+                method=world.pick(methods),
+                error=error,
+                took=took,
+            )
+            for _ in range(count)
+        ]
+
+    proxylog.log_requests(world, service_of(app), host_of(world, app), traffic)
+
+
+def to_grpc(template: Raw, port: int) -> None:
+    """A release that turns the app into a gRPC server on `port`."""
+    main = serving_container(template)
+    main["ports"] = [{"containerPort": port, "name": "grpc", "protocol": "TCP"}]
+    main["readinessProbe"] = {
+        "failureThreshold": 3,
+        "grpc": {"port": port},
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "timeoutSeconds": 1,
+    }
+    main.pop("livenessProbe", None)
+    new_image(template)
+
+
+def destination_rule_of(world: World, app: App) -> Raw:
+    """The DestinationRule for the app's host (one is written when there is none)."""
+    rules = [
+        d for d in world.of_kind("DestinationRule", app.namespace) if d["spec"]["host"] == app.name
+    ]
+    return rules[0] if rules else shapes.destination_rule(world, app, subsets=True)
 
 
 def both(*checks: Callable[[App], bool]) -> Callable[[App], bool]:

@@ -6,22 +6,22 @@ from __future__ import annotations
 from why5xx.benchmark import fates, proxylog, shapes
 from why5xx.benchmark.faults.base import (
     Injected,
-    host_of,
     ingresses_of,
-    main,
+    log_5xx,
     new_image,
     port_of,
     recent,
     ref,
     service_of,
+    serving_container,
+    to_grpc,
     truth,
 )
-from why5xx.benchmark.proxylog import Request
 from why5xx.benchmark.workloads import App
 from why5xx.benchmark.world import Raw, World
 from why5xx.scenarios import Truth
 
-# --- network-policy-block ---------------------------------------------------------------------
+# --- network-policy-block ----------------------------------------------------
 
 
 def policy(world: World, namespace: str, name: str, spec: Raw) -> Raw:
@@ -32,6 +32,42 @@ def policy(world: World, namespace: str, name: str, spec: Raw) -> Raw:
             "metadata": world.meta(name, namespace, age=recent(world)),
             "spec": spec,
         }
+    )
+
+
+def default_deny(world: World, namespace: str, allow: str, *allowed: Raw) -> str:
+    """The namespace's default-deny policy, and policy `allow` admitting the
+    `allowed` peers to every pod; returns the deny policy's name."""
+    name = "default-deny-ingress"
+    policy(world, namespace, name, {"podSelector": {}, "policyTypes": ["Ingress"]})
+    policy(
+        world,
+        namespace,
+        allow,
+        {
+            "ingress": [{"from": [peer]} for peer in allowed],
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+        },
+    )
+    return name
+
+
+def namespace_peer(labels: dict[str, str]) -> Raw:
+    return {"namespaceSelector": {"matchLabels": labels}}
+
+
+def _allow(world: World, app: App, name: str, peer: Raw, port: int) -> None:
+    """An allow rule for the app's pods from `peer` on `port`."""
+    policy(
+        world,
+        app.namespace,
+        name,
+        {
+            "ingress": [{"from": [peer], "ports": [{"port": port, "protocol": "TCP"}]}],
+            "podSelector": {"matchLabels": dict(app.selector)},
+            "policyTypes": ["Ingress"],
+        },
     )
 
 
@@ -51,48 +87,15 @@ def _block_truth(app: App, policy: str, note: str) -> Injected:
 def default_deny_added(world: World, app: App) -> Injected:
     """The security team rolls out default-deny with an allow for the
     namespace's own pods: the ingress controller is in another namespace."""
-    policy(
-        world,
-        app.namespace,
-        "default-deny-ingress",
-        {"podSelector": {}, "policyTypes": ["Ingress"]},
-    )
-    policy(
-        world,
-        app.namespace,
-        "allow-same-namespace",
-        {
-            "ingress": [{"from": [{"podSelector": {}}]}],
-            "podSelector": {},
-            "policyTypes": ["Ingress"],
-        },
-    )
-    return _block_truth(
-        app, "default-deny-ingress", f"default-deny NetworkPolicy added to {app.namespace}"
-    )
+    name = default_deny(world, app.namespace, "allow-same-namespace", {"podSelector": {}})
+    return _block_truth(app, name, f"default-deny NetworkPolicy added to {app.namespace}")
 
 
 def allow_by_missing_label(world: World, app: App) -> Injected:
     """The allow rule selects the controller's namespace by a `name` label
     that namespace never had."""
     name = f"allow-ingress-to-{app.name}"
-    policy(
-        world,
-        app.namespace,
-        name,
-        {
-            "ingress": [
-                {
-                    "from": [
-                        {"namespaceSelector": {"matchLabels": {"name": shapes.NGINX_NAMESPACE}}}
-                    ],
-                    "ports": [{"port": port_of(app), "protocol": "TCP"}],
-                }
-            ],
-            "podSelector": {"matchLabels": dict(app.selector)},
-            "policyTypes": ["Ingress"],
-        },
-    )
+    _allow(world, app, name, namespace_peer({"name": shapes.NGINX_NAMESPACE}), port_of(app))
     return _block_truth(
         app, name, f"NetworkPolicy {name} selects the ingress namespace by a label it lacks"
     )
@@ -102,29 +105,8 @@ def allow_on_service_port(world: World, app: App) -> Injected:
     """The allow rule names the Service's port, not the pod's."""
     name = f"{app.name}-ingress"
     svc_port = service_of(app)["spec"]["ports"][0]["port"]
-    policy(
-        world,
-        app.namespace,
-        name,
-        {
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {
-                                    "kubernetes.io/metadata.name": shapes.NGINX_NAMESPACE
-                                }
-                            }
-                        }
-                    ],
-                    "ports": [{"port": svc_port, "protocol": "TCP"}],
-                }
-            ],
-            "podSelector": {"matchLabels": dict(app.selector)},
-            "policyTypes": ["Ingress"],
-        },
-    )
+    peer = namespace_peer({"kubernetes.io/metadata.name": shapes.NGINX_NAMESPACE})
+    _allow(world, app, name, peer, svc_port)
     return _block_truth(
         app, name, f"NetworkPolicy {name} admits port {svc_port}; the pods listen on {port_of(app)}"
     )
@@ -134,28 +116,67 @@ def deny_with_timeouts_in_logs(world: World, app: App) -> Injected:
     """Default-deny, and the controller's log full of connect timeouts: a
     timeout, but not one a longer read timeout would fix."""
     injected = default_deny_added(world, app)
-    pods = app.pods_of()
-
-    def traffic(objects: list[Raw]) -> list[Request]:
-        addresses = [a for n in pods if (a := proxylog.pod_address(objects, app.namespace, n))]
-        return [
-            Request(
-                ago=world.rng.uniform(1, 600),
-                upstream=world.pick(addresses),
-                status=504,
-                error=proxylog.CONNECT_TIMEOUT,
-                took=5.001,
-            )
-            for _ in range(world.rng.randrange(10, 40))
-        ]
-
-    proxylog.log_requests(world, service_of(app), host_of(world, app), traffic)
+    log_5xx(
+        world,
+        app,
+        app.pods_of(),
+        status=504,
+        error=proxylog.CONNECT_TIMEOUT,
+        took=5.001,
+        within=600,
+        count=world.rng.randrange(10, 40),
+    )
     return Injected(
         truth=injected.truth, note=injected.note + "; the controller logs connect timeouts"
     )
 
 
-# --- backend-protocol-mismatch ------------------------------------------------------------------
+# --- external-name-dns -------------------------------------------------------
+
+
+def _external_name(world: World, app: App, host: str, note: str) -> Injected:
+    """The app's Service becomes an alias (type ExternalName) for `host`;
+    the workload behind it is gone."""
+    world.apps.remove(app)
+    svc = service_of(app)
+    port = svc["spec"]["ports"][0]
+    svc["spec"] = {
+        "externalName": host,
+        "ports": [{"name": port["name"], "port": port["port"], "protocol": "TCP"}],
+        "sessionAffinity": "None",
+        "type": "ExternalName",
+    }
+    return Injected(
+        truth=truth(
+            app,
+            "external-name-dns",
+            status=None,
+            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]),),
+            http=(502, 503),
+        ),
+        note=note,
+    )
+
+
+def alias_to_moved_service(world: World, app: App) -> Injected:
+    """The app moves to a new namespace; its old Service becomes an alias
+    for the new one, under a name the new namespace does not use."""
+    new = f"{app.namespace}-v2"
+    world.namespace(new)
+    host = f"{app.name}.{new}.svc.cluster.local"
+    return _external_name(
+        world, app, host, f"Service {app.name} aliases {host}, which no Service answers to"
+    )
+
+
+def alias_to_address(world: World, app: App) -> Injected:
+    """Someone points an ExternalName at the old VM's IP address, or at
+    localhost: DNS names only, and not those."""
+    host = world.pick(["10.20.31.7", "192.168.14.20", "localhost", "127.0.0.1"])
+    return _external_name(world, app, host, f"Service {app.name} is an ExternalName for {host}")
+
+
+# --- backend-protocol-mismatch -----------------------------------------------
 
 
 def app_moved_to_tls(world: World, app: App) -> Injected:
@@ -164,7 +185,7 @@ def app_moved_to_tls(world: World, app: App) -> Injected:
     svc = service_of(app)
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         main["ports"] = [{"containerPort": 8443, "name": "https", "protocol": "TCP"}]
         for probe in ("readinessProbe", "livenessProbe"):
             if main.get(probe):
@@ -175,14 +196,20 @@ def app_moved_to_tls(world: World, app: App) -> Injected:
     svc["spec"]["ports"] = [
         {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}
     ]
-    for ing in ingresses_of(world, app):
-        for rule in ing["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                if path["backend"]["service"]["name"] == svc["metadata"]["name"]:
-                    path["backend"]["service"]["port"] = {"number": 443}
+    _route_to_port(world, app, 443)
     return _protocol_truth(
         world, app, f"{app.name} serves HTTPS on 8443; ingress-nginx speaks HTTP to it"
     )
+
+
+def _route_to_port(world: World, app: App, port: int) -> None:
+    """The Ingress backends of the app's Service move to its new `port`."""
+    name = service_of(app)["metadata"]["name"]
+    for ing in ingresses_of(world, app):
+        for rule in ing["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                if path["backend"]["service"]["name"] == name:
+                    path["backend"]["service"]["port"] = {"number": port}
 
 
 def _protocol_truth(world: World, app: App, note: str) -> Injected:
@@ -219,21 +246,7 @@ def https_annotation_on_plain(world: World, app: App) -> Injected:
 
 def grpc_without_annotation(world: World, app: App) -> Injected:
     svc = service_of(app)
-
-    def change(template: Raw) -> None:
-        main = main(template)
-        main["ports"] = [{"containerPort": 50051, "name": "grpc", "protocol": "TCP"}]
-        main["readinessProbe"] = {
-            "grpc": {"port": 50051},
-            "periodSeconds": 10,
-            "failureThreshold": 3,
-            "successThreshold": 1,
-            "timeoutSeconds": 1,
-        }
-        main.pop("livenessProbe", None)
-        new_image(template)
-
-    app.rollout(change, fates.serving(), ago=recent(world))
+    app.rollout(lambda template: to_grpc(template, 50051), fates.serving(), ago=recent(world))
     svc["spec"]["ports"] = [
         {
             "appProtocol": "grpc",
@@ -243,17 +256,13 @@ def grpc_without_annotation(world: World, app: App) -> Injected:
             "targetPort": "grpc",
         }
     ]
-    for ing in ingresses_of(world, app):
-        for rule in ing["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                if path["backend"]["service"]["name"] == svc["metadata"]["name"]:
-                    path["backend"]["service"]["port"] = {"number": 50051}
+    _route_to_port(world, app, 50051)
     return _protocol_truth(
         world, app, f"{app.name} became a gRPC server; its Ingress has no GRPC backend-protocol"
     )
 
 
-# --- ingress-backend-missing ----------------------------------------------------------------------
+# --- ingress-backend-missing -------------------------------------------------
 
 
 def _ingress_truth(
@@ -290,7 +299,8 @@ def service_renamed(world: World, app: App) -> Injected:
         ingress,
         "ingress-backend-missing",
         _ingress_status(ingress),
-        f"Service {old} was renamed {svc['metadata']['name']}; Ingress {ingress['metadata']['name']} still routes to {old}",
+        f"Service {old} was renamed {svc['metadata']['name']}; "
+        f"Ingress {ingress['metadata']['name']} still routes to {old}",
     )
 
 
@@ -316,58 +326,52 @@ def service_port_renamed(world: World, app: App) -> Injected:
     )
 
 
-# --- ingress-class-missing -------------------------------------------------------------------------
+# --- ingress-class-missing ---------------------------------------------------
+
+
+def _class_truth(ingress: Raw, note: str) -> Injected:
+    return _ingress_truth(ingress, "ingress-class-missing", "failing", note, http=(404, 503))
+
+
+def _classless(world: World, app: App) -> Raw:
+    """The app's Ingress without a class, in a cluster without a default
+    class: no controller serves it, so none wrote its status."""
+    ingress = ingresses_of(world, app)[0]
+    ingress["spec"].pop("ingressClassName", None)
+    ingress["status"] = {"loadBalancer": {}}
+    for klass in world.of_kind("IngressClass"):
+        klass["metadata"].pop("annotations", None)
+    return ingress
 
 
 def ingress_class_typo(world: World, app: App) -> Injected:
     ingress = ingresses_of(world, app)[0]
-    ingress["spec"]["ingressClassName"] = world.pick(
-        ["nginx-internal", "nginx-public", "ingress-nginx", "external"]
-    )
+    name = world.pick(["nginx-internal", "nginx-public", "ingress-nginx", "external"])
+    ingress["spec"]["ingressClassName"] = name
     ingress["status"] = {"loadBalancer": {}}
-    return _ingress_truth(
-        ingress,
-        "ingress-class-missing",
-        "failing",
-        f"Ingress {ingress['metadata']['name']} asks for class {ingress['spec']['ingressClassName']}",
-        http=(404, 503),
-    )
+    return _class_truth(ingress, f"Ingress {ingress['metadata']['name']} asks for class {name}")
 
 
 def legacy_class_annotation(world: World, app: App) -> Injected:
-    ingress = ingresses_of(world, app)[0]
-    ingress["spec"].pop("ingressClassName", None)
+    ingress = _classless(world, app)
     ingress["metadata"].setdefault("annotations", {})["kubernetes.io/ingress.class"] = world.pick(
         ["nginx-external", "public", "traefik"]
     )
-    ingress["status"] = {"loadBalancer": {}}
-    for klass in world.of_kind("IngressClass"):
-        klass["metadata"].pop("annotations", None)
-    return _ingress_truth(
+    return _class_truth(
         ingress,
-        "ingress-class-missing",
-        "failing",
-        f"Ingress {ingress['metadata']['name']} still uses the kubernetes.io/ingress.class annotation",
-        http=(404, 503),
+        f"Ingress {ingress['metadata']['name']} still uses the kubernetes.io/ingress.class "
+        "annotation",
     )
 
 
 def no_class_no_default(world: World, app: App) -> Injected:
-    ingress = ingresses_of(world, app)[0]
-    ingress["spec"].pop("ingressClassName", None)
-    ingress["status"] = {"loadBalancer": {}}
-    for klass in world.of_kind("IngressClass"):
-        klass["metadata"].pop("annotations", None)
-    return _ingress_truth(
-        ingress,
-        "ingress-class-missing",
-        "failing",
-        f"Ingress {ingress['metadata']['name']} names no class and none is the default",
-        http=(404, 503),
+    ingress = _classless(world, app)
+    return _class_truth(
+        ingress, f"Ingress {ingress['metadata']['name']} names no class and none is the default"
     )
 
 
-# --- route-not-attached ----------------------------------------------------------------------------
+# --- route-not-attached ------------------------------------------------------
 
 
 def _route(world: World, app: App) -> Raw:
@@ -397,7 +401,8 @@ def route_to_missing_gateway(world: World, app: App) -> Injected:
     route["status"] = {"parents": []}
     return _route_truth(
         route,
-        f"HTTPRoute {app.name} names Gateway {route['spec']['parentRefs'][0]['name']}, which does not exist",
+        f"HTTPRoute {app.name} names Gateway {route['spec']['parentRefs'][0]['name']}, "
+        "which does not exist",
     )
 
 

@@ -8,17 +8,17 @@ from why5xx.benchmark import fates, shapes
 from why5xx.benchmark.faults.base import (
     Injected,
     ingresses_of,
-    main,
     new_image,
+    serving_container,
     truth,
 )
-from why5xx.benchmark.faults.frontend import policy
+from why5xx.benchmark.faults.frontend import default_deny, namespace_peer
 from why5xx.benchmark.faults.pods import config_crash, tag_typo
 from why5xx.benchmark.workloads import App
 from why5xx.benchmark.world import DAY, MINUTE, Raw, World
 from why5xx.scenarios import HEALTHY
 
-# --- healthy controls, some of them alarming -----------------------------------------------------------
+# --- healthy controls, some of them alarming ---------------------------------
 
 
 def _healthy(app: App, note: str, target: str | None = None) -> Injected:
@@ -57,7 +57,7 @@ def surge_in_progress(world: World, app: App) -> Injected:
 
 def rollout_with_prestop(world: World, app: App) -> Injected:
     def change(template: Raw) -> None:
-        main(template)["lifecycle"] = {"preStop": {"sleep": {"seconds": 10}}}
+        serving_container(template)["lifecycle"] = {"preStop": {"sleep": {"seconds": 10}}}
         template["spec"]["terminationGracePeriodSeconds"] = 45
         new_image(template)
 
@@ -103,64 +103,21 @@ def neighbours_on_fire(world: World, app: App) -> Injected:
 
 
 def policy_admits_controller(world: World, app: App) -> Injected:
-    policy(
-        world,
-        app.namespace,
-        "default-deny-ingress",
-        {"podSelector": {}, "policyTypes": ["Ingress"]},
-    )
-    policy(
-        world,
-        app.namespace,
-        "allow-from-ingress-nginx",
-        {
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {
-                                    "kubernetes.io/metadata.name": shapes.NGINX_NAMESPACE
-                                }
-                            },
-                            "podSelector": {
-                                "matchLabels": {
-                                    "app.kubernetes.io/name": "ingress-nginx",
-                                    "app.kubernetes.io/component": "controller",
-                                }
-                            },
-                        }
-                    ]
-                },
-                {"from": [{"podSelector": {}}]},
-            ],
-            "podSelector": {},
-            "policyTypes": ["Ingress"],
-        },
-    )
+    controller = {
+        **namespace_peer({"kubernetes.io/metadata.name": shapes.NGINX_NAMESPACE}),
+        "podSelector": {"matchLabels": dict(shapes.NGINX_LABELS)},
+    }
+    default_deny(world, app.namespace, "allow-from-ingress-nginx", controller, {"podSelector": {}})
     return _healthy(app, "default-deny NetworkPolicy with an allow for the ingress controller")
 
 
 def scaled_up_by_hpa(world: World, app: App) -> Injected:
     before = app.replicas
-    app.scale(before + world.rng.randrange(1, 4), ago=world.rng.uniform(5 * MINUTE, 40 * MINUTE))
-    hpa = next(
-        (
-            h
-            for h in world.of_kind("HorizontalPodAutoscaler", app.namespace)
-            if h["metadata"]["name"] == app.name
-        ),
-        None,
+    hpa = world.find("HorizontalPodAutoscaler", app.namespace, app.name) or shapes.hpa(
+        world, app, minimum=before, maximum=before + 10
     )
-    if hpa is not None:
-        hpa["status"].update(currentReplicas=app.replicas, desiredReplicas=app.replicas)
-        world.event(
-            hpa,
-            "SuccessfulRescale",
-            f"New size: {app.replicas}; reason: cpu resource utilization (percentage of request) above target",
-            ago=world.rng.uniform(5 * MINUTE, 40 * MINUTE),
-            component="horizontal-pod-autoscaler",
-        )
+    added = world.rng.randrange(1, 4)
+    shapes.rescale(world, app, hpa, before + added, ago=world.rng.uniform(5 * MINUTE, 40 * MINUTE))
     return _healthy(app, f"{app.name} scaled up from {before} under load")
 
 

@@ -5,66 +5,57 @@ from __future__ import annotations
 from why5xx.benchmark import fates, shapes
 from why5xx.benchmark.faults.base import (
     Injected,
+    destination_rule_of,
     first,
-    main,
-    new_image,
     pod_ref,
     port_of,
     recent,
     ref,
     service_of,
+    to_grpc,
     truth,
 )
 from why5xx.benchmark.workloads import App
 from why5xx.benchmark.world import Raw, World
 
-# --- mesh ------------------------------------------------------------------------------------------
+# --- mesh --------------------------------------------------------------------
 
 
 def _mesh_truth(app: App, cause: str, ref: str, note: str, status: str = "failing") -> Injected:
     return Injected(truth=truth(app, cause, status=status, evidence=(ref,), http=(503,)), note=note)
 
 
-def destination_rule_of(world: World, app: App) -> Raw:
-    rules = [
-        d for d in world.of_kind("DestinationRule", app.namespace) if d["spec"]["host"] == app.name
-    ]
-    return rules[0] if rules else shapes.destination_rule(world, app, subsets=True)
+def _canary_first(world: World, app: App, subsets: list[str], note: str) -> Injected:
+    """A VirtualService sends all of the app's traffic to subset v2, while its
+    DestinationRule defines `subsets` (labelled by version)."""
+    rule = destination_rule_of(world, app)
+    rule["spec"]["subsets"] = [{"labels": {"version": name}, "name": name} for name in subsets]
+    port = service_of(app)["spec"]["ports"][0]["port"]
+    vs = world.find("VirtualService", app.namespace, app.name) or shapes.virtual_service(world, app)
+    destination = {"host": app.name, "port": {"number": port}, "subset": "v2"}
+    vs["spec"]["http"] = [{"route": [{"destination": destination}]}]
+    vs_ref = ref("VirtualService", app.namespace, vs["metadata"]["name"])
+    return _mesh_truth(app, "mesh-destination-missing", vs_ref, note)
 
 
 def subset_not_defined(world: World, app: App) -> Injected:
     """A canary VirtualService goes out before the DestinationRule that
     defines its subset."""
-    rule = destination_rule_of(world, app)
-    rule["spec"]["subsets"] = [{"labels": {"version": "v1"}, "name": "v1"}]
-    port = service_of(app)["spec"]["ports"][0]["port"]
-    vs = world.find("VirtualService", app.namespace, app.name) or shapes.virtual_service(world, app)
-    vs["spec"]["http"] = [
-        {"route": [{"destination": {"host": app.name, "port": {"number": port}, "subset": "v2"}}]}
-    ]
-    return _mesh_truth(
+    return _canary_first(
+        world,
         app,
-        "mesh-destination-missing",
-        ref("VirtualService", app.namespace, vs["metadata"]["name"]),
+        ["v1"],
         f"VirtualService {app.name} routes to subset v2, which no DestinationRule defines",
     )
 
 
 def subset_selects_nothing(world: World, app: App) -> Injected:
-    rule = destination_rule_of(world, app)
-    rule["spec"]["subsets"] = [
-        {"labels": {"version": "v1"}, "name": "v1"},
-        {"labels": {"version": "v2"}, "name": "v2"},
-    ]
-    port = service_of(app)["spec"]["ports"][0]["port"]
-    vs = world.find("VirtualService", app.namespace, app.name) or shapes.virtual_service(world, app)
-    vs["spec"]["http"] = [
-        {"route": [{"destination": {"host": app.name, "port": {"number": port}, "subset": "v2"}}]}
-    ]
-    return _mesh_truth(
+    """The VirtualService and DestinationRule for a canary go out before the
+    canary's pods."""
+    return _canary_first(
+        world,
         app,
-        "mesh-destination-missing",
-        ref("VirtualService", app.namespace, vs["metadata"]["name"]),
+        ["v1", "v2"],
         f"VirtualService {app.name} sends everything to subset v2; no pod is version v2 yet",
     )
 
@@ -119,22 +110,8 @@ def sidecar_removed(world: World, app: App) -> Injected:
 
 def grpc_port_named_http(world: World, app: App) -> Injected:
     """The app became a gRPC server; its Service port is still named http."""
-
-    def change(template: Raw) -> None:
-        main = main(template)
-        port = main["ports"][0]["containerPort"]
-        main["ports"][0]["name"] = "grpc"
-        main["readinessProbe"] = {
-            "grpc": {"port": port},
-            "failureThreshold": 3,
-            "periodSeconds": 10,
-            "successThreshold": 1,
-            "timeoutSeconds": 1,
-        }
-        main.pop("livenessProbe", None)
-        new_image(template)
-
-    app.rollout(change, fates.serving(), ago=recent(world))
+    port = port_of(app)
+    app.rollout(lambda template: to_grpc(template, port), fates.serving(), ago=recent(world))
     svc = service_of(app)
     svc["spec"]["ports"][0]["targetPort"] = port_of(app)
     svc["spec"]["ports"][0]["name"] = "http"

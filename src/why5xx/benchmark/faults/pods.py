@@ -7,27 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from why5xx.benchmark import fates
+from why5xx.benchmark import fates, proxylog
 from why5xx.benchmark.faults.base import (
     Injected,
     broken_rollout,
     bump,
-    first,
-    main,
+    log_5xx,
     new_image,
-    node_count,
-    pod_ref,
+    pod_truth,
     port_of,
     recent,
-    ref,
     service_of,
-    truth,
+    service_truth,
+    serving_container,
     typo,
 )
 from why5xx.benchmark.workloads import App, http_probe
 from why5xx.benchmark.world import HOUR, MINUTE, Raw, World
 
-# --- pods-pending ---------------------------------------------------------------------
+# --- pods-pending ------------------------------------------------------------
 
 
 def node_count(world: World) -> int:
@@ -36,7 +34,7 @@ def node_count(world: World) -> int:
 
 def requests_raised(world: World, app: App) -> Injected:
     def change(template: Raw) -> None:
-        main(template)["resources"]["requests"]["cpu"] = world.pick(["6", "8", "12"])
+        serving_container(template)["resources"]["requests"]["cpu"] = world.pick(["6", "8", "12"])
 
     n = node_count(world)
     return broken_rollout(
@@ -75,7 +73,7 @@ def missing_configmap(world: World, app: App) -> Injected:
     name = f"{app.name}-config"
 
     def change(template: Raw) -> None:
-        main(template)["envFrom"] = [{"configMapRef": {"name": name}}]
+        serving_container(template)["envFrom"] = [{"configMapRef": {"name": name}}]
         new_image(template)
 
     return broken_rollout(
@@ -95,7 +93,7 @@ def missing_secret_volume(world: World, app: App) -> Injected:
         template["spec"].setdefault("volumes", []).append(
             {"name": "tls", "secret": {"secretName": secret}}
         )
-        main(template).setdefault("volumeMounts", []).append(
+        serving_container(template).setdefault("volumeMounts", []).append(
             {"mountPath": "/etc/tls", "name": "tls", "readOnly": True}
         )
 
@@ -115,10 +113,7 @@ def unbound_claims(world: World, app: App) -> Injected:
     app.storage_class = "fast-ssd"
     app.claims_pending = True
     ago = recent(world)
-    app.revisions = app.revisions[-1:]
-    app.current.number, app.current.age = 1, ago
-    app.meta["creationTimestamp"] = world.ts(ago)
-    app.groups = []
+    app.reinstall(ago=ago)
     n = node_count(world)
     app.group(
         app.current,
@@ -129,24 +124,22 @@ def unbound_claims(world: World, app: App) -> Injected:
         ),
         age=ago,
     )
-    return Injected(
-        truth=truth(
-            app,
-            "pods-pending",
-            status="failing",
-            evidence=(pod_ref(app, first(app.pods_of())),),
-            http=(503,),
-        ),
+    return pod_truth(
+        app,
+        "pods-pending",
+        app.pods_of(),
+        status="failing",
+        http=(503,),
         note=f"StatefulSet {app.name} reinstalled with StorageClass fast-ssd, which does not exist",
     )
 
 
-# --- image-pull -------------------------------------------------------------------------
+# --- image-pull --------------------------------------------------------------
 
 
 def _pull_fault(world: World, app: App, image: str, error: str, note: str) -> Injected:
     def change(template: Raw) -> None:
-        main(template)["image"] = image
+        serving_container(template)["image"] = image
 
     return broken_rollout(
         world,
@@ -159,7 +152,7 @@ def _pull_fault(world: World, app: App, image: str, error: str, note: str) -> In
 
 
 def tag_typo(world: World, app: App) -> Injected:
-    repo, _, tag = bump(main(app.template)["image"]).rpartition(":")
+    repo, _, tag = bump(serving_container(app.template)["image"]).rpartition(":")
     image = f"{repo}:v{tag}"
     host = repo.split("/", 1)[0]
     return _pull_fault(
@@ -173,7 +166,8 @@ def tag_typo(world: World, app: App) -> Injected:
 
 
 def registry_unauthorized(world: World, app: App) -> Injected:
-    image = f"registry.internal.example.com/{app.namespace}/{app.name}:{bump(main(app.template)['image']).rpartition(':')[2]}"
+    tag = bump(serving_container(app.template)["image"]).rpartition(":")[2]
+    image = f"registry.internal.example.com/{app.namespace}/{app.name}:{tag}"
     return _pull_fault(
         world,
         app,
@@ -186,7 +180,7 @@ def registry_unauthorized(world: World, app: App) -> Injected:
 
 
 def registry_host_typo(world: World, app: App) -> Injected:
-    repo, _, tag = bump(main(app.template)["image"]).rpartition(":")
+    repo, _, tag = bump(serving_container(app.template)["image"]).rpartition(":")
     first, _, rest = repo.partition("/")
     path = rest if rest and ("." in first or ":" in first) else repo  # drop a registry host
     image = f"ghrc.io/{path}:{tag}"
@@ -195,13 +189,14 @@ def registry_host_typo(world: World, app: App) -> Injected:
         app,
         image,
         f'rpc error: code = Unknown desc = failed to pull and unpack image "{image}": failed to '
-        f'resolve reference "{image}": failed to do request: Head "https://ghrc.io/v2/{path}/manifests/{tag}": '
+        f'resolve reference "{image}": failed to do request: '
+        f'Head "https://ghrc.io/v2/{path}/manifests/{tag}": '
         "dial tcp: lookup ghrc.io on 10.0.0.2:53: no such host",
         f"release of {app.name} names registry ghrc.io",
     )
 
 
-# --- oom-killed -----------------------------------------------------------------------
+# --- oom-killed --------------------------------------------------------------
 
 
 def _oom_fate(world: World, served: float) -> fates.Fate:
@@ -210,53 +205,43 @@ def _oom_fate(world: World, served: float) -> fates.Fate:
     )
 
 
+def _oom_release(world: World, app: App, change: Callable[[Raw], None], note: str) -> Injected:
+    """A release after which the pods served a while, then were OOM-killed
+    under load, over and over."""
+    ago = recent(world)
+    revision = app.rollout(change, _oom_fate(world, world.rng.uniform(60, ago * 0.5)), ago=ago)
+    return pod_truth(
+        app, "oom-killed", app.pods_of(revision), status="failing", http=(502, 503), note=note
+    )
+
+
 def limit_lowered(world: World, app: App) -> Injected:
     """A release lowers the memory limit; under the morning's load every
     pod is OOM-killed and crash-loops."""
-    ago = recent(world)
-    old = main(app.template)["resources"]["limits"]["memory"]
+    old = serving_container(app.template)["resources"]["limits"]["memory"]
 
     def change(template: Raw) -> None:
-        resources = main(template)["resources"]
+        resources = serving_container(template)["resources"]
         resources["limits"]["memory"] = world.pick(["128Mi", "192Mi", "200Mi"])
         resources["requests"]["memory"] = resources["limits"]["memory"]
 
-    revision = app.rollout(change, _oom_fate(world, world.rng.uniform(60, ago * 0.5)), ago=ago)
-    return Injected(
-        truth=truth(
-            app,
-            "oom-killed",
-            status="failing",
-            evidence=(pod_ref(app, first(app.pods_of(revision))),),
-            http=(502, 503),
-        ),
-        note=f"release of {app.name} lowered its memory limit from {old}; pods are OOM-killed",
+    return _oom_release(
+        world, app, change, f"release of {app.name} lowered its memory limit from {old}"
     )
 
 
 def heap_above_limit(world: World, app: App) -> Injected:
     """The JVM's heap is set above the container's limit."""
-    ago = recent(world)
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         main["resources"]["limits"]["memory"] = "768Mi"
         main["env"] = [
             {"name": "JAVA_TOOL_OPTIONS", "value": "-Xms512m -Xmx1g"},
             *[e for e in main.get("env") or () if e["name"] != "JAVA_TOOL_OPTIONS"],
         ]
 
-    revision = app.rollout(change, _oom_fate(world, world.rng.uniform(60, ago * 0.5)), ago=ago)
-    return Injected(
-        truth=truth(
-            app,
-            "oom-killed",
-            status="failing",
-            evidence=(pod_ref(app, first(app.pods_of(revision))),),
-            http=(502, 503),
-        ),
-        note=f"{app.name} runs with -Xmx1g in a 768Mi container",
-    )
+    return _oom_release(world, app, change, f"{app.name} runs with -Xmx1g in a 768Mi container")
 
 
 def one_pod_oom(world: World, app: App) -> Injected:
@@ -264,15 +249,17 @@ def one_pod_oom(world: World, app: App) -> Injected:
     group = app.groups[-1]
     name = group.names[-1]
     app.detach(name, _oom_fate(world, group.age - world.rng.uniform(10 * MINUTE, 40 * MINUTE)))
-    return Injected(
-        truth=truth(
-            app, "oom-killed", status="degraded", evidence=(pod_ref(app, name),), http=(502, 503)
-        ),
+    return pod_truth(
+        app,
+        "oom-killed",
+        [name],
+        status="degraded",
+        http=(502, 503),
         note=f"one pod of {app.name} is OOM-killed over and over",
     )
 
 
-# --- slow-startup ---------------------------------------------------------------------
+# --- slow-startup ------------------------------------------------------------
 
 
 def liveness_too_early(world: World, app: App) -> Injected:
@@ -280,7 +267,7 @@ def liveness_too_early(world: World, app: App) -> Injected:
     the kubelet kills every new pod before it is ready."""
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         port = main["ports"][0]["containerPort"]
         main["livenessProbe"] = http_probe("/healthz", port, initial=10, period=10, failure=3)
         new_image(template)
@@ -295,21 +282,24 @@ def liveness_too_early(world: World, app: App) -> Injected:
     )
 
 
-# --- crash-loop -------------------------------------------------------------------------
+# --- crash-loop --------------------------------------------------------------
 
 _CRASHES = {
     "go": (
         2,
-        "panic: DATABASE_URL is required\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/cmd/server/main.go:41 +0x1d4",
+        "panic: DATABASE_URL is required\n\ngoroutine 1 [running]:\nmain.main()\n"
+        "\t/src/cmd/server/main.go:41 +0x1d4",
     ),
     "jvm": (
         1,
-        "org.springframework.beans.factory.BeanCreationException: Error creating bean with name 'dataSource'",
+        "org.springframework.beans.factory.BeanCreationException: Error creating bean with "
+        "name 'dataSource'",
     ),
     "uvicorn": (1, "KeyError: 'DATABASE_URL'"),
     "gunicorn": (
         3,
-        "[ERROR] Worker (pid:7) exited with code 3\n[ERROR] Shutting down: Master\n[ERROR] Reason: Worker failed to boot.",
+        "[ERROR] Worker (pid:7) exited with code 3\n[ERROR] Shutting down: Master\n"
+        "[ERROR] Reason: Worker failed to boot.",
     ),
     "gunicorn-gthread": (3, "[ERROR] Reason: Worker failed to boot."),
     "node": (1, "Error: Cannot find module '/app/dist/server.js'"),
@@ -347,7 +337,7 @@ def command_typo(world: World, app: App) -> Injected:
     binary = world.pick(["gunicron", "/app/sever", "uvicron", "/usr/local/bin/entrypoint.sh"])
 
     def change(template: Raw) -> None:
-        main(template)["command"] = [binary]
+        serving_container(template)["command"] = [binary]
 
     message = (
         "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
@@ -373,31 +363,29 @@ def hung_after_serving(world: World, app: App) -> Injected:
     group = app.groups[-1]
     group.age = max(group.age, 6 * HOUR)
     group.fate = fates.probe_kills(
-        probe_path=(main(app.template).get("livenessProbe") or {})
+        probe_path=(serving_container(app.template).get("livenessProbe") or {})
         .get("httpGet", {})
         .get("path", "/healthz"),
         restarts=world.rng.randrange(4, 10),
         served_for=group.age - world.rng.uniform(15 * MINUTE, 50 * MINUTE),
     )
-    if not main(app.template).get("livenessProbe"):
+    if not serving_container(app.template).get("livenessProbe"):
         port = port_of(app)
         for revision in app.revisions[-1:]:
-            main(revision.template)["livenessProbe"] = http_probe(
+            serving_container(revision.template)["livenessProbe"] = http_probe(
                 "/healthz", port, initial=15, period=10, timeout=1
             )
-    return Injected(
-        truth=truth(
-            app,
-            "crash-loop",
-            status="failing",
-            evidence=(pod_ref(app, first(group.names)),),
-            http=(502, 503),
-        ),
+    return pod_truth(
+        app,
+        "crash-loop",
+        group.names,
+        status="failing",
+        http=(502, 503),
         note=f"{app.name} hangs after hours of serving; the liveness probe restarts it",
     )
 
 
-# --- target-port-mismatch ----------------------------------------------------------------
+# --- target-port-mismatch ----------------------------------------------------
 
 
 def port_changed_in_image(world: World, app: App) -> Injected:
@@ -409,7 +397,7 @@ def port_changed_in_image(world: World, app: App) -> Injected:
     new = world.pick([p for p in (3000, 8000, 8081, 9000, 5000) if p != old])
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         main["ports"][0]["containerPort"] = new
         for probe in ("readinessProbe", "livenessProbe"):
             if main.get(probe):
@@ -419,43 +407,36 @@ def port_changed_in_image(world: World, app: App) -> Injected:
         new_image(template)
 
     app.rollout(change, fates.serving(), ago=recent(world))
-    return Injected(
-        truth=truth(
-            app,
-            "target-port-mismatch",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]),),
-            http=(502,),
-        ),
+    return service_truth(
+        app,
+        "target-port-mismatch",
+        http=(502,),
         note=f"{app.name} now listens on {new}; Service {svc['metadata']['name']} targets {old}",
     )
 
 
 def target_port_name_typo(world: World, app: App) -> Injected:
     svc = service_of(app)
-    name = main(app.template)["ports"][0]["name"]
+    name = serving_container(app.template)["ports"][0]["name"]
     svc["spec"]["ports"][0]["targetPort"] = world.pick([typo(name), "web", "http-web"])
-    return Injected(
-        truth=truth(
-            app,
-            "target-port-mismatch",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]),),
-            http=(503,),
-        ),
-        note=f"Service {svc['metadata']['name']} was edited to target port {svc['spec']['ports'][0]['targetPort']!r}",
+    return service_truth(
+        app,
+        "target-port-mismatch",
+        http=(503,),
+        note=f"Service {svc['metadata']['name']} was edited to target port "
+        f"{svc['spec']['ports'][0]['targetPort']!r}",
     )
 
 
 def container_port_renamed(world: World, app: App) -> Injected:
     """The chart renamed the container port; the Service targets it by its old name."""
     svc = service_of(app)
-    name = main(app.template)["ports"][0]["name"]
+    name = serving_container(app.template)["ports"][0]["name"]
     svc["spec"]["ports"][0]["targetPort"] = name
     new = world.pick(["web", "app", "server", "http-api"])
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         port = main["ports"][0]["containerPort"]
         main["ports"][0]["name"] = new
         for probe in ("readinessProbe", "livenessProbe"):
@@ -463,26 +444,96 @@ def container_port_renamed(world: World, app: App) -> Injected:
                 main[probe]["httpGet"]["port"] = port
 
     app.rollout(change, fates.serving(), ago=recent(world))
-    return Injected(
-        truth=truth(
-            app,
-            "target-port-mismatch",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]),),
-            http=(503,),
-        ),
+    return service_truth(
+        app,
+        "target-port-mismatch",
+        http=(503,),
         note=f"release of {app.name} renamed container port {name} to {new}",
     )
 
 
-# --- readiness-probe-failing ----------------------------------------------------------------
+# --- listen-localhost --------------------------------------------------------
+
+
+def _listens_on_loopback(template: Raw) -> None:
+    """What a release that binds to the loopback interface changes, per server:
+    uvicorn and gunicorn bind to 127.0.0.1 unless told otherwise."""
+    main = serving_container(template)
+    port = main["ports"][0]["containerPort"]
+    command = [str(word) for word in main.get("command") or ()]
+    if command[:1] == ["uvicorn"]:
+        main["command"] = ["uvicorn", "app.main:app", "--port", str(port)]
+    elif command[:1] == ["gunicorn"]:
+        main["args"] = ["--bind", f"127.0.0.1:{port}", "--workers", "3", "--timeout", "30"]
+    else:
+        env = [e for e in main.get("env") or () if e["name"] not in ("LISTEN_ADDR", "HOST")]
+        main["env"] = [*env, {"name": "LISTEN_ADDR", "value": f"localhost:{port}"}]
+    new_image(template)
+
+
+def listen_localhost(world: World, app: App) -> Injected:
+    """A release binds the server to 127.0.0.1 (a dev default): the kubelet's
+    probes to the pod IP are refused, so the pods never become ready, or
+    are killed by their liveness probe and look like a slow start."""
+    main = serving_container(app.template)
+    port = main["ports"][0]["containerPort"]
+    path = (main.get("readinessProbe") or {}).get("httpGet", {}).get("path", "/healthz")
+    if main.get("livenessProbe"):
+        fate = fates.probe_kills(probe_path=path, restarts=world.rng.randrange(3, 8))
+    else:
+        fate = fates.probe_failing(message=fates.refused("{ip}", port, path))
+    return broken_rollout(
+        world,
+        app,
+        _listens_on_loopback,
+        fate,
+        cause="listen-localhost",
+        note=f"release of {app.name} listens on 127.0.0.1:{port} only",
+        http=(502, 503),
+    )
+
+
+def listen_localhost_unprobed(world: World, app: App) -> Injected:
+    """The same, for an app without a readiness probe: its pods count as
+    ready, and every request the proxy sends is refused."""
+
+    def change(template: Raw) -> None:
+        _listens_on_loopback(template)
+        main = serving_container(template)
+        main.pop("readinessProbe", None)
+        main.pop("livenessProbe", None)
+
+    revision = app.rollout(change, fates.serving(), ago=recent(world))
+    pods = app.pods_of(revision)
+    log_5xx(
+        world,
+        app,
+        pods,
+        status=502,
+        error=proxylog.REFUSED,
+        took=0.001,
+        within=recent(world),
+        count=world.rng.randrange(20, 60),
+        methods=("GET", "POST"),
+    )
+    return pod_truth(
+        app,
+        "listen-localhost",
+        pods,
+        status=None,
+        http=(502,),
+        note=f"release of {app.name} listens on localhost only, without a readiness probe",
+    )
+
+
+# --- readiness-probe-failing -------------------------------------------------
 
 
 def _probe_change(
     app: App, path: str | None = None, port: int | None = None
 ) -> Callable[[Raw], None]:
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         probe = main.setdefault("readinessProbe", http_probe("/healthz", port_of(app)))
         if path:
             probe["httpGet"]["path"] = path
@@ -508,7 +559,9 @@ def probe_path_changed(world: World, app: App) -> Injected:
 def probe_port_wrong(world: World, app: App) -> Injected:
     port = world.pick([8081, 9090, 8558])
     path = (
-        (main(app.template).get("readinessProbe") or {}).get("httpGet", {}).get("path", "/healthz")
+        (serving_container(app.template).get("readinessProbe") or {})
+        .get("httpGet", {})
+        .get("path", "/healthz")
     )
     return broken_rollout(
         world,
@@ -528,21 +581,19 @@ def dependency_down(world: World, app: App) -> Injected:
         group.fate = fates.probe_failing(
             message="HTTP probe failed with statuscode: 503", since=since
         )
-    if not main(app.template).get("readinessProbe"):
-        main(app.template)["readinessProbe"] = http_probe("/ready", port_of(app))
-    return Injected(
-        truth=truth(
-            app,
-            "readiness-probe-failing",
-            status="failing",
-            evidence=(pod_ref(app, first(app.pods_of())),),
-            http=(503,),
-        ),
+    if not serving_container(app.template).get("readinessProbe"):
+        serving_container(app.template)["readinessProbe"] = http_probe("/ready", port_of(app))
+    return pod_truth(
+        app,
+        "readiness-probe-failing",
+        app.pods_of(),
+        status="failing",
+        http=(503,),
         note=f"{app.name}'s readiness endpoint answers 503 since its database went down",
     )
 
 
-# --- endpoints-terminating --------------------------------------------------------------------
+# --- endpoints-terminating ---------------------------------------------------
 
 
 def recreate_midway(world: World, app: App) -> Injected:
@@ -550,14 +601,12 @@ def recreate_midway(world: World, app: App) -> Injected:
     app.strategy = {"type": "Recreate"}
     pods = app.pods_of()
     app.rollout(new_image, fates.serving(), ago=world.rng.uniform(4, 20), mode="replacing")
-    return Injected(
-        truth=truth(
-            app,
-            "endpoints-terminating",
-            status="failing",
-            evidence=(pod_ref(app, first(pods)),),
-            http=(503,),
-        ),
+    return pod_truth(
+        app,
+        "endpoints-terminating",
+        pods,
+        status="failing",
+        http=(503,),
         note=f"Recreate rollout of {app.name} in progress: old pods terminating, no new pod yet",
     )
 
@@ -602,13 +651,11 @@ def node_unreachable(world: World, app: App) -> Injected:
         group.fate = fates.noted(group.fate, *eviction)
         names += group.names
         app.group(group.revision, group.count, fates.creating(), age=min(since, 20.0))
-    return Injected(
-        truth=truth(
-            app,
-            "endpoints-terminating",
-            status="failing",
-            evidence=(pod_ref(app, first(names)),),
-            http=(503,),
-        ),
+    return pod_truth(
+        app,
+        "endpoints-terminating",
+        names,
+        status="failing",
+        http=(503,),
         note=f"node {node.name} with every pod of {app.name} went unreachable",
     )

@@ -6,24 +6,23 @@ from __future__ import annotations
 from why5xx.benchmark import fates, proxylog, shapes
 from why5xx.benchmark.faults.base import (
     Injected,
-    host_of,
+    destination_rule_of,
     ingresses_of,
-    main,
+    log_5xx,
     new_image,
     recent,
     ref,
-    service_of,
+    serving_container,
     truth,
 )
-from why5xx.benchmark.proxylog import Request
 from why5xx.benchmark.workloads import App
 from why5xx.benchmark.world import DAY, HOUR, MINUTE, Raw, World
 
-# --- rollout-no-prestop ----------------------------------------------------------------------
+# --- rollout-no-prestop ------------------------------------------------------
 
 
 def _no_prestop(template: Raw) -> None:
-    main(template).pop("lifecycle", None)
+    serving_container(template).pop("lifecycle", None)
     new_image(template)
 
 
@@ -32,26 +31,20 @@ def rollout_refused_in_logs(world: World, app: App) -> Injected:
     at SIGTERM while ingress-nginx still sends them requests: 502s."""
     old = list(app.pods_of())
     for revision in app.revisions:
-        main(revision.template).pop("lifecycle", None)
+        serving_container(revision.template).pop("lifecycle", None)
     app.rollout(_no_prestop, fates.serving(), ago=world.rng.uniform(20, 60), mode="rolling")
-    svc = service_of(app)
     since = min(g.terminating or 0 for g in app.groups if g.terminating is not None)
-
-    def traffic(objects: list[Raw]) -> list[Request]:
-        addresses = [a for n in old if (a := proxylog.pod_address(objects, app.namespace, n))]
-        return [
-            Request(
-                ago=world.rng.uniform(0.5, since),
-                upstream=world.pick(addresses),
-                status=502,
-                method=world.pick(["GET", "POST"]),
-                error=proxylog.REFUSED,
-                took=0.001,
-            )
-            for _ in range(world.rng.randrange(8, 30))
-        ]
-
-    proxylog.log_requests(world, svc, host_of(world, app), traffic)
+    log_5xx(
+        world,
+        app,
+        old,
+        status=502,
+        error=proxylog.REFUSED,
+        took=0.001,
+        within=since,
+        count=world.rng.randrange(8, 30),
+        methods=("GET", "POST"),
+    )
     return Injected(
         truth=truth(
             app,
@@ -67,7 +60,9 @@ def rollout_refused_in_logs(world: World, app: App) -> Injected:
 def prestop_as_long_as_grace(world: World, app: App) -> Injected:
     def change(template: Raw) -> None:
         template["spec"]["terminationGracePeriodSeconds"] = 30
-        main(template)["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "30"]}}}
+        serving_container(template)["lifecycle"] = {
+            "preStop": {"exec": {"command": ["sleep", "30"]}}
+        }
         new_image(template)
 
     app.rollout(change, fates.serving(), ago=recent(world))
@@ -96,7 +91,7 @@ def recreate_strategy(world: World, app: App) -> Injected:
     )
 
 
-# --- connection-pool-exhausted -------------------------------------------------------------------
+# --- connection-pool-exhausted -----------------------------------------------
 
 
 def _pool_truth(app: App, ref: str, note: str) -> Injected:
@@ -108,22 +103,8 @@ def _pool_truth(app: App, ref: str, note: str) -> Injected:
 
 def load_test_breaker_left(world: World, app: App) -> Injected:
     """A circuit-breaker test's DestinationRule was never reverted."""
-    rules = [
-        d for d in world.of_kind("DestinationRule", app.namespace) if d["spec"]["host"] == app.name
-    ]
-    rule = rules[0] if rules else shapes.destination_rule(world, app, subsets=False)
-    rule["spec"]["trafficPolicy"] = {
-        "connectionPool": {
-            "http": {"http1MaxPendingRequests": 1, "maxRequestsPerConnection": 1},
-            "tcp": {"maxConnections": 1},
-        },
-        "outlierDetection": {
-            "baseEjectionTime": "3m",
-            "consecutive5xxErrors": 5,
-            "interval": "1s",
-            "maxEjectionPercent": 50,
-        },
-    }
+    rule = destination_rule_of(world, app)
+    rule["spec"]["trafficPolicy"] = shapes.traffic_policy(1, ejection="3m", interval="1s")
     return _pool_truth(
         app,
         ref("DestinationRule", app.namespace, rule["metadata"]["name"]),
@@ -132,23 +113,12 @@ def load_test_breaker_left(world: World, app: App) -> Injected:
 
 
 def autoscaler_ceiling(world: World, app: App) -> Injected:
-    hpas = [
-        h
-        for h in world.of_kind("HorizontalPodAutoscaler", app.namespace)
-        if h["metadata"]["name"] == app.name
-    ]
-    for hpa in hpas:
-        world.remove(hpa)
+    existing = world.find("HorizontalPodAutoscaler", app.namespace, app.name)
+    if existing is not None:
+        world.remove(existing)
     maximum = world.rng.randrange(4, 8)
-    app.scale(maximum, ago=world.rng.uniform(20 * MINUTE, 50 * MINUTE))
     hpa = shapes.hpa(world, app, minimum=2, maximum=maximum, limited=True)
-    world.event(
-        hpa,
-        "SuccessfulRescale",
-        f"New size: {maximum}; reason: cpu resource utilization (percentage of request) above target",
-        ago=world.rng.uniform(20 * MINUTE, 50 * MINUTE),
-        component="horizontal-pod-autoscaler",
-    )
+    shapes.rescale(world, app, hpa, maximum, ago=world.rng.uniform(20 * MINUTE, 50 * MINUTE))
     return _pool_truth(
         app,
         ref("HorizontalPodAutoscaler", app.namespace, app.name),
@@ -184,11 +154,11 @@ def gateway_breaker(world: World, app: App) -> Injected:
     )
 
 
-# --- upstream-timeout -----------------------------------------------------------------------------
+# --- upstream-timeout --------------------------------------------------------
 
 
 def _gunicorn(template: Raw, timeout: int) -> None:
-    main = main(template)
+    main = serving_container(template)
     port = main["ports"][0]["containerPort"]
     main["command"] = ["gunicorn", "config.wsgi:application"]
     main["args"] = ["--bind", f"0.0.0.0:{port}", "--workers", "4", "--timeout", str(timeout)]
@@ -208,23 +178,17 @@ def export_slower_than_proxy(world: World, app: App) -> Injected:
             ing["metadata"].setdefault("annotations", {})[
                 "nginx.ingress.kubernetes.io/proxy-read-timeout"
             ] = "30"
-    pods = app.pods_of()
     if world.rng.random() < 0.5:
-
-        def traffic(objects: list[Raw]) -> list[Request]:
-            addresses = [a for n in pods if (a := proxylog.pod_address(objects, app.namespace, n))]
-            return [
-                Request(
-                    ago=world.rng.uniform(1, 1500),
-                    upstream=world.pick(addresses),
-                    status=504,
-                    error=proxylog.READ_TIMEOUT,
-                    took=60.001,
-                )
-                for _ in range(world.rng.randrange(5, 20))
-            ]
-
-        proxylog.log_requests(world, service_of(app), host_of(world, app), traffic)
+        log_5xx(
+            world,
+            app,
+            app.pods_of(),
+            status=504,
+            error=proxylog.READ_TIMEOUT,
+            took=60.001,
+            within=1500,
+            count=world.rng.randrange(5, 20),
+        )
     return Injected(
         truth=truth(
             app,
@@ -253,11 +217,73 @@ def configmap_read_timeout_lowered(world: World, app: App) -> Injected:
             evidence=(ref("ConfigMap", shapes.NGINX_NAMESPACE, shapes.NGINX_CONFIGMAP),),
             http=(504,),
         ),
-        note=f"the platform lowered nginx's proxy-read-timeout to {configmap['data']['proxy-read-timeout']} s",
+        note="the platform lowered nginx's proxy-read-timeout to "
+        f"{configmap['data']['proxy-read-timeout']} s",
     )
 
 
-# --- keepalive-race -------------------------------------------------------------------------------
+# --- upstream-header-too-big -----------------------------------------------
+
+
+def _headers_too_big(world: World, app: App, where: str, note: str) -> Injected:
+    """The app's answers carry headers larger than nginx's proxy buffer: a
+    release added an OIDC login whose session cookies weigh several KB."""
+
+    def change(template: Raw) -> None:
+        main = serving_container(template)
+        env = main.get("env") or []
+        main["env"] = [
+            *env,
+            {"name": "OIDC_ISSUER_URL", "value": "https://login.example.com/realms/acme"},
+            {"name": "SESSION_STORE", "value": "cookie"},
+        ]
+        new_image(template)
+
+    app.rollout(change, fates.serving(), ago=recent(world))
+    log_5xx(
+        world,
+        app,
+        app.pods_of(),
+        status=502,
+        error=proxylog.TOO_BIG,
+        took=0.012,
+        within=recent(world),
+        count=world.rng.randrange(10, 40),
+        methods=("GET", "GET", "POST"),
+    )
+    return Injected(
+        truth=truth(app, "upstream-header-too-big", status=None, evidence=(where,), http=(502,)),
+        note=note,
+    )
+
+
+def session_cookies_too_big(world: World, app: App) -> Injected:
+    ingress = ingresses_of(world, app)[0]
+    name = ingress["metadata"]["name"]
+    if world.rng.random() < 0.5:
+        annotations = ingress["metadata"].setdefault("annotations", {})
+        annotations["nginx.ingress.kubernetes.io/proxy-buffer-size"] = "4k"
+    return _headers_too_big(
+        world,
+        app,
+        ref("Ingress", app.namespace, name),
+        f"{app.name} sends session cookies larger than nginx's 4k proxy buffer",
+    )
+
+
+def buffer_lowered(world: World, app: App) -> Injected:
+    configmap = world.find("ConfigMap", shapes.NGINX_NAMESPACE, shapes.NGINX_CONFIGMAP)
+    assert configmap is not None
+    configmap["data"]["proxy-buffer-size"] = "2k"
+    return _headers_too_big(
+        world,
+        app,
+        ref("ConfigMap", shapes.NGINX_NAMESPACE, shapes.NGINX_CONFIGMAP),
+        f"the platform lowered proxy-buffer-size to 2k; {app.name} sends larger headers",
+    )
+
+
+# --- keepalive-race ----------------------------------------------------------
 
 
 def _keepalive_truth(app: App, note: str, status: str | None = "degraded") -> Injected:
@@ -278,7 +304,7 @@ def gthread_default_keepalive(world: World, app: App) -> Injected:
     for gunicorn's default 2 s; nginx keeps them 60 s."""
 
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         port = main["ports"][0]["containerPort"]
         main["command"] = ["gunicorn", "config.wsgi:application"]
         main["args"] = [
@@ -303,7 +329,7 @@ def gthread_default_keepalive(world: World, app: App) -> Injected:
 
 def uvicorn_default_keepalive(world: World, app: App) -> Injected:
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         port = main["ports"][0]["containerPort"]
         main["command"] = ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(port)]
         main["args"] = ["--proxy-headers", "--workers", "4"]
@@ -312,24 +338,18 @@ def uvicorn_default_keepalive(world: World, app: App) -> Injected:
 
     app.rollout(change, fates.serving(), ago=world.rng.uniform(2 * HOUR, 3 * DAY))
     app.runtime = "uvicorn"
-    pods = app.pods_of()
     if world.rng.random() < 0.5:
-
-        def traffic(objects: list[Raw]) -> list[Request]:
-            addresses = [a for n in pods if (a := proxylog.pod_address(objects, app.namespace, n))]
-            return [
-                Request(
-                    ago=world.rng.uniform(1, 1800),
-                    upstream=world.pick(addresses),
-                    status=502,
-                    method=world.pick(["POST", "POST", "PATCH"]),
-                    error=proxylog.CLOSED,
-                    took=0.002,
-                )
-                for _ in range(world.rng.randrange(6, 25))
-            ]
-
-        proxylog.log_requests(world, service_of(app), host_of(world, app), traffic)
+        log_5xx(
+            world,
+            app,
+            app.pods_of(),
+            status=502,
+            error=proxylog.CLOSED,
+            took=0.002,
+            within=1800,
+            count=world.rng.randrange(6, 25),
+            methods=("POST", "POST", "PATCH"),
+        )
         return _keepalive_truth(
             app,
             f"{app.name} moved to uvicorn's default 5 s keep-alive; 502s in the log",
@@ -340,7 +360,7 @@ def uvicorn_default_keepalive(world: World, app: App) -> Injected:
 
 def node_behind_sidecar(world: World, app: App) -> Injected:
     def change(template: Raw) -> None:
-        main = main(template)
+        main = serving_container(template)
         main["image"] = world.pick(["node:20-alpine", "node:22-slim", "node:18"])
         main["command"] = ["node", "/app/server.js"]
         main.pop("env", None)

@@ -12,15 +12,26 @@ from why5xx.benchmark.faults.base import (
     recent,
     ref,
     service_of,
-    target_of,
+    service_truth,
     truth,
     typo,
 )
 from why5xx.benchmark.workloads import App
 from why5xx.benchmark.world import Raw, World
-from why5xx.scenarios import Truth
 
-# --- selector-mismatch ------------------------------------------------------------
+# --- selector-mismatch -------------------------------------------------------
+
+
+def _mismatch_truth(app: App, pod: str, note: str) -> Injected:
+    """The Service (its selector) and a pod (its labels) are the evidence."""
+    evidence = (
+        ref("Service", app.namespace, service_of(app)["metadata"]["name"]),
+        pod_ref(app, pod),
+    )
+    return Injected(
+        truth=truth(app, "selector-mismatch", status="failing", evidence=evidence, http=(503,)),
+        note=note,
+    )
 
 
 def version_label_bump(world: World, app: App) -> Injected:
@@ -37,15 +48,10 @@ def version_label_bump(world: World, app: App) -> Injected:
 
     revision = app.rollout(change, fates.serving(), ago=recent(world))
     pod = first(app.pods_of(revision))
-    return Injected(
-        truth=truth(
-            app,
-            "selector-mismatch",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]), pod_ref(app, pod)),
-            http=(503,),
-        ),
-        note=f"release of {app.name} bumped the pod label version to v2; the Service selects v1",
+    return _mismatch_truth(
+        app,
+        pod,
+        f"release of {app.name} bumped the pod label version to v2; the Service selects v1",
     )
 
 
@@ -57,15 +63,10 @@ def service_selector_typo(world: World, app: App) -> Injected:
     selector[key] = typo(str(selector[key]))
     svc["metadata"]["resourceVersion"] = world.resource_version()
     pod = first(app.pods_of())
-    return Injected(
-        truth=truth(
-            app,
-            "selector-mismatch",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]), pod_ref(app, pod)),
-            http=(503,),
-        ),
-        note=f"the selector of Service {svc['metadata']['name']} was edited to {key}={selector[key]}",
+    return _mismatch_truth(
+        app,
+        pod,
+        f"the selector of Service {svc['metadata']['name']} was edited to {key}={selector[key]}",
     )
 
 
@@ -80,49 +81,35 @@ def label_key_migrated(world: World, app: App) -> Injected:
             revision.template["metadata"]["labels"]["app"] = app.name
         selector.clear()
         selector["app"] = app.name
-    labels = {"app.kubernetes.io/name": app.name, "app.kubernetes.io/instance": app.name}
+    # The other labels the Service selects by stay: the app label alone moved.
+    labels = {k: v for k, v in selector.items() if k != "app"}
+    labels["app.kubernetes.io/name"] = app.name
     for revision in app.revisions:
         revision.template["metadata"]["labels"] = dict(labels)
     app.selector = dict(labels)
     ago = recent(world)
-    app.revisions = app.revisions[-1:]
-    app.current.number = 1
-    app.current.age = ago
-    app.meta["creationTimestamp"] = world.ts(ago)
-    app.groups = []
+    app.reinstall(ago=ago)
     app.group(app.current, app.replicas, fates.serving(), age=ago - 2)
-    return Injected(
-        truth=truth(
-            app,
-            "selector-mismatch",
-            status="failing",
-            evidence=(
-                ref("Service", app.namespace, svc["metadata"]["name"]),
-                pod_ref(app, first(app.pods_of())),
-            ),
-            http=(503,),
-        ),
-        note=f"{app.name} was redeployed with app.kubernetes.io/name labels; the Service selects app",
+    return _mismatch_truth(
+        app,
+        first(app.pods_of()),
+        f"{app.name} was redeployed with app.kubernetes.io/name labels; the Service selects app",
     )
 
 
-# --- no-matching-workload -------------------------------------------------------
+# --- no-matching-workload ----------------------------------------------------
 
 
 def workload_deleted(world: World, app: App) -> Injected:
     """The workload is deleted (a cleanup, `helm uninstall` of the wrong
     release); its Service stays."""
     world.apps.remove(app)
-    svc = service_of(app)
-    return Injected(
-        truth=truth(
-            app,
-            "no-matching-workload",
-            status="failing",
-            evidence=(ref("Service", app.namespace, svc["metadata"]["name"]),),
-            http=(503,),
-        ),
-        note=f"{app.kind} {app.name} was deleted; Service {svc['metadata']['name']} remains",
+    svc = service_of(app)["metadata"]["name"]
+    return service_truth(
+        app,
+        "no-matching-workload",
+        http=(503,),
+        note=f"{app.kind} {app.name} was deleted; Service {svc} remains",
     )
 
 
@@ -136,17 +123,13 @@ def moved_namespace(world: World, app: App) -> Injected:
     app.meta["namespace"] = new
     for revision in app.revisions:
         revision.meta["namespace"] = new
-    svc = service_of(app)
-    return Injected(
-        truth=Truth(
-            target=target_of(app),
-            namespace=old,
-            cause="no-matching-workload",
-            status="failing",
-            evidence=(ref("Service", old, svc["metadata"]["name"]),),
-            http_status=(503,),
-        ),
-        note=f"{app.name} now runs in namespace {new}; Service {old}/{svc['metadata']['name']} selects nothing",
+    svc = service_of(app)["metadata"]["name"]
+    return service_truth(
+        app,
+        "no-matching-workload",
+        http=(503,),
+        note=f"{app.name} now runs in namespace {new}; Service {old}/{svc} selects nothing",
+        namespace=old,
     )
 
 
@@ -164,13 +147,10 @@ def umbrella_release_deleted(world: World, app: App) -> Injected:
     return workload_deleted(world, app)
 
 
-# --- scaled-to-zero -----------------------------------------------------------------
+# --- scaled-to-zero ----------------------------------------------------------
 
 
-def scaled_to_zero_by_hand(world: World, app: App) -> Injected:
-    """`kubectl scale --replicas=0`, to stop a noisy consumer, in the wrong
-    namespace or on the wrong workload."""
-    app.scale(0, ago=recent(world))
+def _scaled_truth(app: App, note: str) -> Injected:
     return Injected(
         truth=truth(
             app,
@@ -179,21 +159,23 @@ def scaled_to_zero_by_hand(world: World, app: App) -> Injected:
             evidence=(ref(app.kind, app.namespace, app.name),),
             http=(503,),
         ),
-        note=f"{app.kind} {app.name} was scaled to 0",
+        note=note,
     )
+
+
+def scaled_to_zero_by_hand(world: World, app: App) -> Injected:
+    """`kubectl scale --replicas=0`, to stop a noisy consumer, in the wrong
+    namespace or on the wrong workload."""
+    app.scale(0, ago=recent(world))
+    return _scaled_truth(app, f"{app.kind} {app.name} was scaled to 0")
 
 
 def scaled_to_zero_under_hpa(world: World, app: App) -> Injected:
     """A cost-saving job scales the workload to 0 overnight; its HPA will
     not scale it up from there."""
-    hpa = next(
-        (
-            h
-            for h in world.of_kind("HorizontalPodAutoscaler", app.namespace)
-            if h["metadata"]["name"] == app.name
-        ),
-        None,
-    ) or shapes.hpa(world, app, minimum=2, maximum=10)
+    hpa = world.find("HorizontalPodAutoscaler", app.namespace, app.name) or shapes.hpa(
+        world, app, minimum=2, maximum=10
+    )
     app.scale(0, ago=recent(world))
     hpa["status"].update(currentReplicas=0, desiredReplicas=0)
     hpa["status"]["conditions"][1] = {
@@ -204,29 +186,13 @@ def scaled_to_zero_under_hpa(world: World, app: App) -> Injected:
         "type": "ScalingActive",
     }
     hpa["status"].pop("currentMetrics", None)
-    return Injected(
-        truth=truth(
-            app,
-            "scaled-to-zero",
-            status="failing",
-            evidence=(ref(app.kind, app.namespace, app.name),),
-            http=(503,),
-        ),
-        note=f"{app.name} scaled to 0 under its HorizontalPodAutoscaler",
-    )
+    return _scaled_truth(app, f"{app.name} scaled to 0 under its HorizontalPodAutoscaler")
 
 
 def scaled_to_zero_draining(world: World, app: App) -> Injected:
     """Scaled to zero seconds ago: the pods are still terminating, which
     looks like endpoints on their way out."""
     app.scale(0, ago=world.rng.uniform(3, 20), terminating=True)
-    return Injected(
-        truth=truth(
-            app,
-            "scaled-to-zero",
-            status="failing",
-            evidence=(ref(app.kind, app.namespace, app.name),),
-            http=(503,),
-        ),
-        note=f"{app.kind} {app.name} was scaled to 0 seconds ago; its pods are terminating",
+    return _scaled_truth(
+        app, f"{app.kind} {app.name} was scaled to 0 seconds ago; its pods are terminating"
     )

@@ -53,4 +53,7 @@ def refine(symptom: Symptom, pod: PodInfo | None, when: datetime) -> str:
             return "crash-loop"
         if symptom is Symptom.REFUSED and pod.port_declared is False:
             return "target-port-mismatch"
+        if symptom is Symptom.CONNECT_TIMEOUT and pod.ingress_isolated:
+            # An unanswered SYN to a live pod that a policy isolates: dropped packets.
+            return "network-policy-block"
     return CAUSE_OF.get(symptom, UNCLASSIFIED)

@@ -24,6 +24,7 @@ from why5xx.sources.logs.aggregate import Classified, Group, Resolve
 from why5xx.views import (
     container_states,
     ingress_backends,
+    ingress_isolated,
     pod_ready,
     pod_template_labels,
     pod_terminating,
@@ -205,6 +206,7 @@ def pod_resolver(snap: Snapshot) -> Resolve:
             restarts=sum(s.restarts for s in states),
             last_reason=last,
             port_declared=_port_declared(pod, port) if pod is not None else None,
+            ingress_isolated=ingress_isolated(snap, pod) if pod is not None else None,
             source=source,
         )
 
