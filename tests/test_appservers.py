@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from why5xx.appservers import app_server, with_option
+from why5xx.appservers import (
+    Listen,
+    app_server,
+    big_headers,
+    env_listening,
+    with_listen,
+    with_option,
+)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +117,206 @@ def test_request_timeout_is_explicit_only() -> None:
 def test_with_option(container: dict[str, Any], field: str, words: list[str]) -> None:
     flag = "--keep-alive" if "gunicorn" in str(container) else "--timeout-keep-alive"
     assert with_option(container, flag, "75") == (field, words)
+
+
+def _env(**values: str) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
+@pytest.mark.parametrize(
+    ("container", "server", "listen"),
+    [
+        # uvicorn: --host defaults to 127.0.0.1, and reads no config file.
+        (
+            {"command": ["uvicorn", "app:app", "--port", "8080"]},
+            "uvicorn",
+            [("127.0.0.1", 8080, False)],
+        ),
+        ({"args": ["uvicorn", "app:app", "--host=0.0.0.0"]}, "uvicorn", [("0.0.0.0", 8000, True)]),
+        (
+            {"args": ["uvicorn", "app:app"], "env": _env(UVICORN_HOST="localhost")},
+            "uvicorn",
+            [("localhost", 8000, True)],
+        ),
+        ({"args": ["uvicorn", "app:app", "--uds", "/run/app.sock"]}, "uvicorn", []),
+        # gunicorn: 127.0.0.1:8000 unless PORT is set; every --bind counts; unix sockets do not.
+        ({"command": ["gunicorn", "app:app"]}, "gunicorn", [("127.0.0.1", 8000, False)]),
+        (
+            {"command": ["gunicorn", "app:app"], "env": _env(PORT="5000")},
+            "gunicorn",
+            [("0.0.0.0", 5000, False)],
+        ),
+        (
+            {"args": ["gunicorn", "-b", "localhost:9000", "-b", "[::1]:9000", "app:app"]},
+            "gunicorn",
+            [("localhost", 9000, True), ("::1", 9000, True)],
+        ),
+        (
+            {
+                "args": ["gunicorn", "app:app"],
+                "env": _env(GUNICORN_CMD_ARGS="--bind=127.0.0.1 -w 3"),
+            },
+            "gunicorn",
+            [("127.0.0.1", 8000, True)],
+        ),
+        ({"args": ["gunicorn", "-b", "unix:/run/g.sock", "app:app"]}, "gunicorn", []),
+        ({"command": ["hypercorn", "app:app"]}, "hypercorn", [("127.0.0.1", 8000, False)]),
+        # flask run, Django runserver: development servers on loopback by default.
+        ({"command": ["flask", "run"]}, "flask run", [("127.0.0.1", 5000, False)]),
+        (
+            {"command": ["python", "-m", "flask", "run", "-h", "0.0.0.0", "-p", "8080"]},
+            "flask run",
+            [("0.0.0.0", 8080, True)],
+        ),
+        (
+            {"command": ["python", "manage.py", "runserver"]},
+            "Django runserver",
+            [("127.0.0.1", 8000, False)],
+        ),
+        (
+            {"args": ["./manage.py", "runserver", "0.0.0.0:8000"]},
+            "Django runserver",
+            [("0.0.0.0", 8000, True)],
+        ),
+        # Rails, puma, Spring Boot, Node.js: only an explicit address counts.
+        (
+            {"command": ["bin/rails", "server", "-b", "127.0.0.1"]},
+            "rails",
+            [("127.0.0.1", 3000, True)],
+        ),
+        ({"command": ["bin/rails", "server"]}, None, []),
+        (
+            {"command": ["bundle", "exec", "puma", "-b", "tcp://127.0.0.1:9292"]},
+            "puma",
+            [("127.0.0.1", 9292, True)],
+        ),
+        (
+            {
+                "command": [
+                    "java",
+                    "-Dserver.address=127.0.0.1",
+                    "-jar",
+                    "app.jar",
+                    "--server.port=9090",
+                ]
+            },
+            "Spring Boot",
+            [("127.0.0.1", 9090, True)],
+        ),
+        ({"command": ["java", "-jar", "app.jar"]}, None, []),
+        (
+            {
+                "image": "node:22",
+                "command": ["node", "server.js"],
+                "env": _env(HOST="localhost", PORT="3000"),
+            },
+            "node",
+            [("localhost", 3000, True)],
+        ),
+        # Any other program: its listen flags and variables.
+        ({"command": ["/server", "-addr=127.0.0.1:8080"]}, "server", [("127.0.0.1", 8080, True)]),
+        (
+            {"command": ["redis-server", "--bind", "127.0.0.1", "--port", "6379"]},
+            "redis-server",
+            [("127.0.0.1", 6379, True)],
+        ),
+        (
+            {
+                "name": "api",
+                "image": "ghcr.io/acme/api:1",
+                "env": _env(LISTEN_ADDR="localhost:8080"),
+            },
+            "api",
+            [("localhost", 8080, True)],
+        ),
+        ({"command": ["/proxy", "--upstream=http://127.0.0.1:8080/"]}, None, []),
+    ],
+)
+def test_listen(
+    container: dict[str, Any], server: str | None, listen: list[tuple[str, int, bool]]
+) -> None:
+    found = app_server({"name": "app", **container})
+    if server is None:
+        assert found is None or not found.listen
+        return
+    assert found is not None
+    assert found.server == server
+    assert [(a.host, a.port, a.explicit) for a in found.listen] == listen
+
+
+@pytest.mark.parametrize(
+    ("container", "field", "words"),
+    [
+        (
+            {"command": ["gunicorn"], "args": ["-b", "127.0.0.1:8000", "app:app"]},
+            "args",
+            ["-b", "0.0.0.0:8000", "app:app"],
+        ),
+        (
+            {"command": ["uvicorn", "app:app", "--port", "8000"]},
+            "command",
+            ["uvicorn", "--host", "0.0.0.0", "app:app", "--port", "8000"],
+        ),
+        (
+            {"command": ["python", "manage.py", "runserver"]},
+            "command",
+            ["python", "manage.py", "runserver", "0.0.0.0:8000"],
+        ),
+        (
+            {"command": ["python", "manage.py", "runserver", "8080"]},
+            "command",
+            ["python", "manage.py", "runserver", "0.0.0.0:8080"],
+        ),
+        (
+            {"args": ["puma", "-b", "tcp://127.0.0.1:3000"]},
+            "args",
+            ["puma", "-b", "tcp://0.0.0.0:3000"],
+        ),
+    ],
+)
+def test_with_listen(container: dict[str, Any], field: str, words: list[str]) -> None:
+    found = app_server({"name": "app", **container})
+    assert found is not None
+    assert with_listen(container, found.listen[0]) == (field, words)
+
+
+def test_a_variable_is_fixed_by_setting_it() -> None:
+    container = {
+        "args": ["gunicorn", "app:app"],
+        "env": _env(GUNICORN_CMD_ARGS="-b 127.0.0.1:9000 -w 3"),
+    }
+    found = app_server(container)
+    assert found is not None
+    listen: Listen = found.listen[0]
+    assert with_listen(container, listen) is None
+    assert env_listening(container, listen) == ("GUNICORN_CMD_ARGS", "-b 0.0.0.0:9000 -w 3")
+
+
+@pytest.mark.parametrize(
+    ("container", "app"),
+    [
+        (
+            {"image": "quay.io/oauth2-proxy/oauth2-proxy:v7.6.0", "args": ["--provider=oidc"]},
+            "oauth2-proxy",
+        ),
+        (
+            {
+                "image": "quay.io/oauth2-proxy/oauth2-proxy:v7.6.0",
+                "args": ["--session-store-type=redis"],
+            },
+            None,
+        ),
+        (
+            {
+                "image": "bitnami/oauth2-proxy:7",
+                "env": _env(OAUTH2_PROXY_SESSION_STORE_TYPE="redis"),
+            },
+            None,
+        ),
+        ({"image": "quay.io/keycloak/keycloak:24.0.5@sha256:abc", "args": ["start"]}, "Keycloak"),
+        ({"image": "ghcr.io/acme/keycloak-theme:1"}, None),
+    ],
+)
+def test_big_headers(container: dict[str, Any], app: str | None) -> None:
+    found = big_headers(container)
+    assert (found.app if found else None) == app

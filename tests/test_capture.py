@@ -271,3 +271,33 @@ def test_an_archive_unpacks_to_a_directory_named_after_it(
         ["diagnose", "api", "-n", "shop", "--bundle", str(tmp_path / "x" / "incident-1125")], capsys
     )
     assert out.startswith("✓ Service/shop/api") or code in (0, 1)
+
+
+def test_env_settings_rules_read_are_kept_and_everything_else_redacted() -> None:
+    """Listen addresses and timeouts stay (rules read them); JAVA_OPTS can carry
+    `-D...password=` and other values can be anything: both are replaced."""
+    env = [
+        {"name": "UVICORN_HOST", "value": "127.0.0.1"},
+        {"name": "GUNICORN_CMD_ARGS", "value": "--keep-alive 2"},
+        {"name": "METRICS_LISTEN_ADDRESS", "value": "127.0.0.1:9090"},
+        {"name": "JAVA_OPTS", "value": "-Dspring.datasource.password=hunter2"},
+        {"name": "DB_PASSWORD", "value": "hunter2"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
+    ]
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {"containers": [{"name": "api", "env": env}]},
+    }
+    redacted, fields = redact(pod)
+    values = {e["name"]: e.get("value") for e in redacted["spec"]["containers"][0]["env"]}
+    assert values == {
+        "UVICORN_HOST": "127.0.0.1",
+        "GUNICORN_CMD_ARGS": "--keep-alive 2",
+        "METRICS_LISTEN_ADDRESS": "127.0.0.1:9090",
+        "JAVA_OPTS": REDACTED,
+        "DB_PASSWORD": REDACTED,
+        "TOKEN": None,
+    }
+    assert fields == ("spec.containers[0].env[3].value", "spec.containers[0].env[4].value")
+    assert b"hunter2" not in orjson.dumps(redacted)

@@ -157,3 +157,21 @@ def test_cli_diagnose_with_logs(tmp_path: Path, capsys: pytest.CaptureFixture[st
         main(["diagnose", "--all", "-n", "shop", "--bundle", str(STEADY), "--logs", log])
     assert refused.value.code == 2
     assert "--logs needs one target" in capsys.readouterr().err
+
+
+def test_too_big_headers_show_only_in_the_logs(tmp_path: Path) -> None:
+    """No rule can see a header's size: the controller's log line names the
+    cause, with the pods that sent the headers."""
+    too_big = "upstream sent too big header while reading response header from upstream"
+    entries = [
+        (f"08:4{m}:{s:02d}", "10.244.1.30:8080", 502, "GET", too_big)
+        for m in (1, 2)
+        for s in (5, 35)
+    ]
+    after = _diagnose(STEADY, [_log(tmp_path / "h.log", entries)])
+    assert _diagnose(STEADY, None).verdict == "healthy"
+    assert after.verdict == "upstream-header-too-big"
+    assert after.status.value == "failing"
+    top = after.findings[0]
+    assert top.http_status == (502,)
+    assert "Pod/shop/checkout-84c6f7d9b8-4tq8m" in {str(e.object) for e in top.evidence}

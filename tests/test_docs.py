@@ -17,11 +17,7 @@ DOCS = Path(__file__).parent.parent / "docs" / "rules"
 
 
 def test_docs_up_to_date() -> None:
-    expected = docs.render_docs()
-    on_disk = {p.name: p.read_text(encoding="utf-8") for p in DOCS.glob("*.md")}
-    stale = sorted(
-        name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name)
-    )
+    stale = docs.stale_files(DOCS, docs.render_docs())
     assert not stale, f"docs/rules/ is out of date ({', '.join(stale)}): run `make docs`"
 
 

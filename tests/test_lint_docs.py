@@ -10,6 +10,7 @@ import pytest
 import ryaml
 
 from why5xx.cli import main
+from why5xx.docs import stale_files
 from why5xx.lint import docs
 from why5xx.lint.base import PEER_TOOLS, Check
 from why5xx.lint.checks import CHECKS
@@ -19,11 +20,7 @@ DOCS = ROOT / "docs" / "lint"
 
 
 def test_docs_up_to_date() -> None:
-    expected = docs.render_docs()
-    on_disk = {p.name: p.read_text(encoding="utf-8") for p in DOCS.glob("*.md")}
-    stale = sorted(
-        name for name in expected.keys() | on_disk.keys() if expected.get(name) != on_disk.get(name)
-    )
+    stale = stale_files(DOCS, docs.render_docs())
     assert not stale, f"docs/lint/ is out of date ({', '.join(stale)}): run `make docs`"
 
 

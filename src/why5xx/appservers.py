@@ -1,7 +1,8 @@
 """What the application server in a container is configured to do, read from
 the container's command, args and env alone: how long it keeps an idle
-keep-alive connection open, how long it lets a request run, and which
-addresses it listens on.
+keep-alive connection open, how long it lets a request run, which
+addresses it listens on, and whether it is an app known to send large
+response headers (`big_headers`).
 
 Pure functions over one container spec, shared by `why5xx diagnose` (the
 keepalive-race, upstream-timeout and listen-localhost rules) and a static
@@ -96,6 +97,32 @@ _NOT_TCP = ("unix:", "fd://")
 _LISTEN_ENV = re.compile(
     r"^(?:[A-Z0-9]+_)*(?:LISTEN|BIND)(?:_ADDR(?:ESS)?)?$|^(?:HTTP|SERVER)_ADDR(?:ESS)?$"
 )
+
+
+# The environment variables this module reads: addresses, ports, timeouts and
+# session stores, none of them secret, so `why5xx capture` keeps their values
+# (`reads_env`). JAVA_TOOL_OPTIONS / JAVA_OPTS are read too but can carry
+# passwords (`-Dspring.datasource.password=`): a capture redacts them.
+ENV_SETTINGS = frozenset(
+    {
+        "GUNICORN_CMD_ARGS",
+        "UVICORN_TIMEOUT_KEEP_ALIVE",
+        "UVICORN_HOST",
+        "UVICORN_PORT",
+        "FLASK_RUN_HOST",
+        "FLASK_RUN_PORT",
+        "SERVER_ADDRESS",
+        "SERVER_PORT",
+        "HOST",
+        "PORT",
+        "OAUTH2_PROXY_SESSION_STORE_TYPE",
+    }
+)
+
+
+def reads_env(name: str) -> bool:
+    """Whether a container environment variable is a setting this module reads."""
+    return name in ENV_SETTINGS or bool(_LISTEN_ENV.match(name))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

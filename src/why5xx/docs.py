@@ -166,6 +166,15 @@ def write_files(directory: Path, files: Mapping[str, str]) -> None:
             path.write_text(text, encoding="utf-8")
 
 
+def stale_files(directory: Path, files: Mapping[str, str]) -> list[str]:
+    """The pages `write_files` would change: those of `files` that
+    `directory` lacks or holds otherwise, and those it holds beyond them."""
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.md")}
+    return sorted(
+        name for name in files.keys() | on_disk.keys() if files.get(name) != on_disk.get(name)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m why5xx.docs DIRECTORY`, what `make docs` runs."""
     parser = argparse.ArgumentParser(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from why5xx.kube import labels_match, parse_time
+from why5xx.kube import parse_time
 from why5xx.model import ObjectRef
 
 _T = TypeVar("_T")
@@ -101,6 +101,15 @@ class Obj:
             source=source,
             line=line,
         )
+
+
+def distinct(objs: Iterable[Obj | None]) -> list[Obj]:
+    """Each object once, in the order first seen; Nones (an owner not found) left out."""
+    found: dict[ObjectRef, Obj] = {}
+    for obj in objs:
+        if obj is not None:
+            found.setdefault(obj.ref, obj)
+    return list(found.values())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -512,13 +521,6 @@ class Snapshot:
             found = _events_of(self._event_objects.get(key, ()))
             self._events[key] = found
         return found
-
-    def services_selecting(self, pod: Obj) -> tuple[Obj, ...]:
-        return tuple(
-            svc
-            for svc in self.list("Service", pod.namespace)
-            if (selector := svc.spec.get("selector")) and labels_match(selector, pod.labels)
-        )
 
 
 def _ip_index(pods: Iterable[Obj], slices: Iterable[Obj]) -> dict[str, tuple[Obj, ...]]:

@@ -11,7 +11,7 @@ from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import MAX_NAMED, fact
-from why5xx.snapshot import Event, Obj, Snapshot
+from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.views import (
     REVISION_ANNOTATION,
     ServiceTarget,
@@ -73,16 +73,6 @@ def _leaving(snap: Snapshot, target: ServiceTarget) -> list[Leaving]:
             )
         )
     return out
-
-
-def _owners(snap: Snapshot, pods: list[Obj]) -> list[Obj]:
-    """The distinct controlling owners of `pods` (ReplicaSets, StatefulSets...)."""
-    found: dict[str, Obj] = {}
-    for pod in pods:
-        owner = snap.owner(pod)
-        if owner is not None:
-            found.setdefault(str(owner.ref), owner)
-    return list(found.values())
 
 
 def _deployment_of(snap: Snapshot, owner: Obj) -> Obj | None:
@@ -237,8 +227,7 @@ def _replacements(
     starting = target.live_pods
     if starting:
         evidence = [
-            fact(pod, "status", _pod_blocker(pod), expected="Ready")
-            for pod in starting[:MAX_NAMED]
+            fact(pod, "status", _pod_blocker(pod), expected="Ready") for pod in starting[:MAX_NAMED]
         ]
         return (
             f"{len(starting)} replacement pod(s) exist but none is ready yet "
@@ -247,12 +236,11 @@ def _replacements(
         )
     if not owners:
         return "Nothing replaces them: the pods have no controller (Deployment...).", []
-    controllers = {str(o.ref): o for o in owners}
-    for deployment in deployments:
-        controllers |= {str(rs.ref): rs for rs in snap.owned(deployment, "ReplicaSet")}
+    replica_sets = [rs for d in deployments for rs in snap.owned(d, "ReplicaSet")]
+    controllers = distinct([*owners, *replica_sets])
     failed = [
         e
-        for c in controllers.values()
+        for c in controllers
         for e in snap.events_for(c.kind, c.namespace, c.name)
         if e.reason == "FailedCreate"
     ]
@@ -326,7 +314,7 @@ def _fix(
     patches: list[str] = []
     evidence: list[Evidence] = []
     advice: list[str] = []
-    for deployment in {str(d.ref): d for d in story.rollouts}.values():
+    for deployment in distinct(story.rollouts):
         found = _strategy_patch(deployment)
         if found is not None:
             patches.append(found[0])
@@ -392,10 +380,8 @@ def endpoints_terminating(snap: Snapshot, target: ServiceTarget) -> Iterator[Dra
     leaving = _leaving(snap, target)
     service = target.service
     pods = [i.pod for i in leaving]
-    owners = _owners(snap, pods)
-    deployments = list(
-        {str(d.ref): d for o in owners if (d := _deployment_of(snap, o)) is not None}.values()
-    )
+    owners = distinct(snap.owner(pod) for pod in pods)  # ReplicaSets, StatefulSets...
+    deployments = distinct(_deployment_of(snap, owner) for owner in owners)
     story = _story(snap, leaving, owners)
     replacements, replacement_evidence = _replacements(snap, target, owners, deployments)
     fix, strategy_evidence = _fix(snap, target, owners, deployments, story)

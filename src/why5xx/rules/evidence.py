@@ -62,6 +62,15 @@ def workload_totals(snap: Snapshot, pods: Iterable[Obj]) -> dict[str, int]:
     return totals
 
 
+def ports_text(service: Obj) -> str:
+    """`http=80->8080, 9090->9090`: a Service's ports and their targetPorts."""
+    texts = []
+    for port in service.spec.get("ports") or ():
+        name = f"{port.get('name')}=" if port.get("name") else ""
+        texts.append(f"{name}{port.get('port')}->{port.get('targetPort', port.get('port'))}")
+    return ", ".join(texts)
+
+
 def impact(ready: int, service: str, degraded: str) -> str:
     """What a finding about some of a Service's pods does to the Service:
     `degraded` says what the 5xx are like while `ready` endpoints still serve."""

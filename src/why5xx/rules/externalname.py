@@ -25,6 +25,7 @@ from why5xx.appservers import is_loopback
 from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import IngressRoute, NginxController, nginx_routes
 from why5xx.rules.proxy import _controller_logs, _route_evidence
 from why5xx.snapshot import Obj, Snapshot
@@ -170,13 +171,7 @@ def external_name_dns(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
 
 
 def _name_evidence(service: Obj, name: str, expected: str) -> Evidence:
-    return Evidence(
-        object=service.ref,
-        field="spec.externalName",
-        observed=name,
-        expected=expected,
-        source=service.source,
-    )
+    return fact(service, "spec.externalName", name, expected=expected)
 
 
 def _confirm(service: Obj, routes: Sequence[IngressRoute], *more: str) -> tuple[str, ...]:
@@ -395,14 +390,8 @@ def _disabled_draft(service: Obj, route: IngressRoute, nginx: NginxController) -
     controller = nginx.workload
     evidence = [_route_evidence(route, service)]
     if controller is not None:
-        evidence.append(
-            Evidence(
-                object=controller.ref,
-                field="spec.template.spec.containers[controller].args",
-                observed=f"--{_DISABLE_FLAG}",
-                source=controller.source,
-            )
-        )
+        field = "spec.template.spec.containers[controller].args"
+        evidence.append(fact(controller, field, f"--{_DISABLE_FLAG}"))
     return Draft(
         subject=service.ref,
         title=f"ingress-nginx runs with --{_DISABLE_FLAG}, so ExternalName Service "
@@ -443,12 +432,7 @@ def _port_draft(
     ingress = route.ingress
     named = backend.port_name or str(backend.port_number)
     evidence = (
-        Evidence(
-            object=ingress.ref,
-            field=f"{backend.field}.service.port",
-            observed=named,
-            source=ingress.source,
-        ),
+        fact(ingress, f"{backend.field}.service.port", named),
         _name_evidence(service, name, "a name that serves the port ingress-nginx uses"),
     )
     if aliased is None or port == 0:
@@ -476,15 +460,7 @@ def _no_such_port(service: Obj, ingress: Obj, named: str) -> Draft:
             "the Service's ports; with no match it uses the port number 0, and every connection "
             "fails: 502."
         ),
-        evidence=(
-            Evidence(
-                object=service.ref,
-                field="spec.ports",
-                observed=has,
-                expected=f"a port named {named}",
-                source=service.source,
-            ),
-        ),
+        evidence=(fact(service, "spec.ports", has, expected=f"a port named {named}"),),
         confirm=(),
         fix=Fix(
             summary=(
@@ -526,12 +502,11 @@ def _not_served(service: Obj, name: str, aliased: Obj, port: int) -> Draft:
             f"targetPort of {aliased.name}, not of the alias."
         ),
         evidence=(
-            Evidence(
-                object=aliased.ref,
-                field="spec.ports[*].port",
-                observed=", ".join(map(str, served)),
+            fact(
+                aliased,
+                "spec.ports[*].port",
+                ", ".join(map(str, served)),
                 expected=f"{port} (the port ingress-nginx uses)",
-                source=aliased.source,
             ),
         ),
         confirm=(kubectl.get_yaml(aliased, "{.spec.ports}"),),

@@ -24,7 +24,7 @@ from why5xx.kube import closest_name, label_selector_matches
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.evidence import fact
+from why5xx.rules.evidence import fact, ports_text
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import GATEWAY_API, RouteBackend, condition, route_backends
 
@@ -140,17 +140,12 @@ def _missing_service(snap: Snapshot, route: Obj, b: RouteBackend) -> BadBackend:
     )
 
 
-def _port_text(port: Mapping[str, Any]) -> str:
-    name = f"{port.get('name')}=" if port.get("name") else ""
-    return f"{name}{port.get('port')}->{port.get('targetPort', port.get('port'))}"
-
-
 def _missing_port(route: Obj, b: RouteBackend, service: Obj) -> BadBackend:
     ports = list(service.spec.get("ports") or ())
     by_target = [p for p in ports if str(p.get("targetPort")) == str(b.port)]
     chosen = by_target[0] if by_target else ports[0] if len(ports) == 1 else None
     value = chosen.get("port") if chosen else None
-    listed = ", ".join(_port_text(p) for p in ports) or "no ports"
+    listed = ports_text(service) or "no ports"
     note = (
         f" {b.port} is the targetPort of Service port {value}: a backendRef names the "
         "Service's port, not the container's."

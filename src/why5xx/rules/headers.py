@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterator, Sequence
 
 from why5xx.appservers import BigHeaders, big_headers
-from why5xx.model import Draft, Evidence, Fix, Severity
+from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import NGINX_ANNOTATION, IngressRoute, Value, nginx_routes
 from why5xx.rules.proxy import _controller_logs, _route_evidence
 from why5xx.snapshot import Snapshot
@@ -126,7 +127,7 @@ def _draft(
     else:
         title = (
             f"Ingress {ingress.name}'s proxy-buffer-size is {value.value}, below ingress-nginx's "
-            f"4k default: Service {service.name}'s larger response headers get a 502"
+            f"4k default: responses of Service {service.name} with larger headers get a 502"
         )
         why = ""
     if lowered:
@@ -134,28 +135,19 @@ def _draft(
     evidence = [
         value.evidence(expected=f"{ADVISED} or more" if apps else "4k (the default) or more"),
         _route_evidence(route, service),
-        *(
-            Evidence(
-                object=s.owner.ref,
-                field=f"{s.path}.{a.field}",
-                observed=a.text,
-                source=s.owner.source,
-            )
-            for s, a in apps[:2]
-        ),
+        *(fact(s.owner, f"{s.path}.{a.field}", a.text) for s, a in apps[:2]),
     ]
     confirm = [kubectl.get_yaml(ingress, "{.metadata.annotations}")]
     if route.nginx is not None:
         confirm.append(_controller_logs(route.nginx, _SIGNAL))
-    if value.object.kind == "ConfigMap" and not value.defaulted:
+    configured = value.object.kind == "ConfigMap" and not value.defaulted
+    if configured:
         confirm.append(
             f"kubectl get configmap -n {value.object.namespace} {value.object.name} "
             "-o jsonpath='{.data.proxy-buffer-size}'"
         )
     scope = (
-        f" It is set in {value.origin}, for every Ingress of that controller."
-        if value.object.kind == "ConfigMap" and not value.defaulted
-        else ""
+        f" It is set in {value.origin}, for every Ingress of that controller." if configured else ""
     )
     return Draft(
         subject=ingress.ref,

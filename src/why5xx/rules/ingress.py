@@ -10,7 +10,7 @@ from typing import Any
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.evidence import fact
+from why5xx.rules.evidence import fact, ports_text
 from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ingress_backends
@@ -104,14 +104,6 @@ def _nginx_accepts(service: Obj, backend: IngressBackend) -> bool:
     targetPort (number or name); other controllers do not."""
     wanted = _port_text(backend)
     return any(str(p.get("targetPort")) == wanted for p in service.spec.get("ports") or ())
-
-
-def _ports_text(service: Obj) -> str:
-    return ", ".join(
-        f"{p.get('name') + '=' if p.get('name') else ''}{p.get('port')}"
-        f"->{p.get('targetPort', p.get('port'))}"
-        for p in service.spec.get("ports") or ()
-    )
 
 
 def _port_suggestion(service: Obj, backend: IngressBackend) -> Mapping[str, Any] | None:
@@ -254,7 +246,7 @@ def _missing_port(
         fact(
             service,
             "spec.ports",
-            _ports_text(service) or "no ports",
+            ports_text(service) or "no ports",
             expected=f"a port with {by} {wanted}",
         ),
     ]
@@ -276,7 +268,7 @@ def _missing_port(
             summary=(
                 f"Point the backend at port {value} of Service {service.name}."
                 if value is not None
-                else f"Name one of the ports of Service {service.name} ({_ports_text(service)})."
+                else f"Name one of the ports of Service {service.name} ({ports_text(service)})."
             ),
             patch=_backend_patch(ingress, backends, value, port=True)
             if value is not None

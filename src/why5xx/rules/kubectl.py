@@ -103,6 +103,11 @@ def field_pointer(field: str, *rest: str) -> str:
     return json_pointer(*(p for p in re.split(r"[.\[\]]+", field) if p), *rest)
 
 
+def remove_field(obj: Obj, field: str) -> str:
+    """The patch that deletes one field of `obj`, named by its evidence path."""
+    return json_patch(obj, [{"op": "remove", "path": field_pointer(field)}])
+
+
 def scale(obj: Obj, replicas: int) -> str:
     return f"kubectl scale{_ns(obj.namespace)} {resource(obj)} --replicas={replicas}"
 

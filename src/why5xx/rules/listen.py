@@ -18,6 +18,7 @@ from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers
 from why5xx.rules.base import rule
+from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views import Endpoint, ServiceTarget, container_spec, container_states, probe_kills
 
@@ -43,12 +44,6 @@ class Impact:
     refused: tuple[Refusal, ...]
     ready: tuple[Endpoint, ...]  # ready endpoints of those pods: traffic sent to them
     others: int  # ready endpoints of the Service's other pods, which still serve
-
-    @property
-    def failing(self) -> bool:
-        """Traffic fails now: no other pod serves, and the broken ones get
-        traffic or are kept out of the endpoints by refused probes."""
-        return not self.others and (bool(self.ready) or bool(self.refused))
 
 
 def _closed(listen: Sequence[Listen], ports: Sequence[int]) -> Listen | None:
@@ -164,8 +159,9 @@ def listen_localhost(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
       `runserver 127.0.0.1:8000`, Rails `rails server -b 127.0.0.1`, puma
       `-b tcp://127.0.0.1:3000`, Spring Boot `server.address`
       (`--server.address=`, `-Dserver.address=`, `SERVER_ADDRESS`), a
-      `node` command's `HOST`, and any program's `--listen`/`--addr`/
-      `--bind`/`--*-listen-address`/`--*-bind-address` flag;
+      `node` command's `HOST`, and any other program's `--listen`/`--addr`/
+      `--bind`/`--*-listen-address`/`--*-bind-address` flag or
+      `LISTEN_ADDR`/`BIND_ADDRESS`/`HTTP_ADDR` variable;
     - by default: uvicorn (`--host` "[default: 127.0.0.1]"), hypercorn
       (`127.0.0.1:8000`), `flask run` (`127.0.0.1`), Django runserver
       (`127.0.0.1:8000`), gunicorn (`127.0.0.1:8000`, unless `PORT` is set:
@@ -180,11 +176,15 @@ def listen_localhost(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     every request gets a 502 (nginx `connect() failed (111: Connection
     refused)`, Envoy `UF`).
 
-    **Severity**: critical when the cluster shows traffic failing now:
-    probes refused on the pod IP while the container runs, or an explicit
-    loopback address on pods whose endpoints are ready (traffic is sent to
-    them). Otherwise a warning: a default can be overridden by a config file
-    in the image (gunicorn.conf.py, .flaskenv, hypercorn's `--config`).
+    **Severity**: judged on the pods whose own spec listens on loopback
+    (an earlier revision may still run). Critical when the cluster shows
+    traffic failing now and no other pod of the Service serves: probes
+    refused on those pods' IP while the container runs (not restarting on
+    its own: restarts must be the kubelet's probe kills), or an explicit
+    loopback address on pods whose endpoints are ready. Otherwise a
+    warning: other pods still carry the traffic (a stuck rollout), or a
+    default that a config file in the image can override (gunicorn.conf.py,
+    .flaskenv, hypercorn's `--config`) has no refusal to confirm it.
 
     **Fix**: listen on `0.0.0.0` (or `[::]`); the patch rewrites the flag,
     argument or variable.
@@ -215,12 +215,11 @@ def _draft(
     port = listen.port or (serving.ports[0] if serving.ports else None)
     where = f"{listen.host}:{port}" if port else listen.host
     evidence = [
-        Evidence(
-            object=owner.ref,
-            field=f"{serving.path}.{listen.field}",
-            observed=listen.text,
+        fact(
+            owner,
+            f"{serving.path}.{listen.field}",
+            listen.text,
             expected=f"{listen.opened} (every interface)",
-            source=owner.source,
         ),
         *(
             Evidence(
@@ -234,14 +233,10 @@ def _draft(
     ]
     pods = {pod.name: pod for pod in impact.pods}
     evidence += [
-        Evidence(
-            object=pods[e.pod].ref,
-            field="status.podIP",
-            observed=f"{e.ip}: a ready endpoint of Service {target.name}, so proxies connect "
-            f"to {e.ip}:{port}"
-            if port
-            else f"{e.ip}: a ready endpoint of Service {target.name}",
-            source=pods[e.pod].source,
+        fact(
+            pods[e.pod],
+            "status.podIP",
+            f"{e.ip}: a ready endpoint of Service {target.name}, where proxies connect",
         )
         for e in impact.ready[:3]
         if e.pod in pods
@@ -256,7 +251,12 @@ def _draft(
     if target.selector:
         confirm.append(kubectl.get_pods(target.namespace, target.selector, wide=True))
     confirm.append(kubectl.endpoint_slices(target.service))
-    failing = impact.failing and (bool(impact.refused) or listen.explicit)
+    # Traffic fails now when no other pod serves, and the broken pods are kept
+    # out of the endpoints by refused probes, or get traffic while the spec
+    # itself (not a default a config file could change) says loopback.
+    failing = not impact.others and (
+        bool(impact.refused) or (listen.explicit and bool(impact.ready))
+    )
     return Draft(
         subject=owner.ref,
         title=(

@@ -556,9 +556,7 @@ def _dr_against_strict(
                 f"Remove {field} from DestinationRule {rule_obj.name} so that auto mTLS applies "
                 "(or set its mode to ISTIO_MUTUAL)."
             ),
-            patch=kubectl.json_patch(
-                rule_obj, [{"op": "remove", "path": kubectl.field_pointer(field)}]
-            ),
+            patch=kubectl.remove_field(rule_obj, field),
         ),
         confidence=0.9,
         severity=Severity.WARNING if len(strict.pods) < len(target.live_pods) else None,
@@ -606,9 +604,7 @@ def _dr_against_plain(
                 f"Remove {field} from DestinationRule {rule_obj.name}, or inject the sidecar "
                 "(label the namespace istio-injection=enabled and restart the workload)."
             ),
-            patch=kubectl.json_patch(
-                rule_obj, [{"op": "remove", "path": kubectl.field_pointer(field)}]
-            ),
+            patch=kubectl.remove_field(rule_obj, field),
         ),
         confidence=0.85,
         severity=Severity.WARNING if len(plain) < len(target.live_pods) else None,

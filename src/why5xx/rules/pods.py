@@ -34,7 +34,7 @@ from why5xx.rules.evidence import (
     pod_count,
     workload_totals,
 )
-from why5xx.snapshot import Event, Obj, Snapshot
+from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.views import (
     ContainerState,
     ProbeKill,
@@ -126,7 +126,7 @@ class _Group:
 
     @property
     def pods(self) -> tuple[Obj, ...]:
-        return tuple({str(hit.pod.ref): hit.pod for hit in self.hits}.values())
+        return tuple(distinct(hit.pod for hit in self.hits))
 
     @property
     def named_hits(self) -> tuple[_Hit, ...]:

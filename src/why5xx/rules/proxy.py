@@ -467,7 +467,7 @@ def _envoy_gateway_limits(snap: Snapshot, target: ServiceTarget) -> Iterator[Poo
             confirm=(
                 f"kubectl get backendtrafficpolicy -n {policy.namespace} {policy.name} -o yaml",
             ),
-            patch=kubectl.json_patch(policy, [{"op": "remove", "path": "/spec/circuitBreaker"}]),
+            patch=kubectl.remove_field(policy, "spec.circuitBreaker"),
             setting="spec.circuitBreaker (remove it for Envoy's 1024, or size it to the peak)",
         )
 

@@ -14,7 +14,7 @@ from why5xx.model import Draft, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import MAX_NAMED, fact, named
-from why5xx.snapshot import Obj, Snapshot
+from why5xx.snapshot import Obj, Snapshot, distinct
 from why5xx.views import ServiceTarget, autoscalers, selected_workloads
 
 # Labels the platform adds to every pod; a near miss on them means nothing.
@@ -142,15 +142,6 @@ def _near_miss(
     return NearMiss(key=key, wanted=wanted, found=found, found_key=found_key, pods=pods)
 
 
-def _workloads(snap: Snapshot, pods: tuple[Obj, ...]) -> list[Obj]:
-    seen: dict[str, Obj] = {}
-    for pod in pods:
-        workload = snap.workload_of(pod)
-        if workload is not None:
-            seen.setdefault(str(workload.ref), workload)
-    return list(seen.values())
-
-
 def _service_patch(service: Obj, miss: NearMiss) -> str:
     if miss.found_key is not None:
         operations = [
@@ -212,7 +203,7 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
         return
     best = misses[0]
     service = target.service
-    workloads = _workloads(snap, best.pods)
+    workloads = distinct(snap.workload_of(pod) for pod in best.pods)
     pods = named([p.name for p in best.pods])
     evidence = [
         fact(

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from why5xx import __version__
+from why5xx.appservers import reads_env
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
 from why5xx.sources.kubeapi import KubeApi
 from why5xx.sources.live import LiveRead, read_namespace
@@ -41,12 +42,11 @@ TAR_SUFFIX = ".tar.gz"
 # Values rules read, kept as they are (a name is kept in ConfigMap data and
 # in container env alike): ingress-nginx controller settings that decide
 # timeouts, keep-alive, buffers and workers; the app-server settings
-# `appservers.py` reads from env (keep-alive and request timeouts); and the
+# `appservers.py` reads from env (`reads_env`: listen addresses, keep-alive and
+# request timeouts); and the
 # probes the Istio sidecar rewrote (paths and ports, `rules/mesh.py`).
 SETTINGS_KEPT = frozenset(
     {
-        "GUNICORN_CMD_ARGS",
-        "UVICORN_TIMEOUT_KEEP_ALIVE",
         "ISTIO_KUBE_APP_PROBERS",
         "client-body-buffer-size",
         "client-body-timeout",
@@ -157,7 +157,8 @@ def _redact_env(raw: dict[str, Any], path: tuple[str, ...]) -> tuple[dict[str, A
                 continue
             container["env"] = [dict(e) for e in env]
             for e, var in enumerate(container["env"]):
-                if "value" in var and var.get("name") not in SETTINGS_KEPT:
+                name = str(var.get("name", ""))
+                if "value" in var and name not in SETTINGS_KEPT and not reads_env(name):
                     var["value"] = REDACTED
                     fields.append(f"{'.'.join(path)}.{list_key}[{c}].env[{e}].value")
     return raw, fields
