@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from why5xx.rules.networkpolicy import Endpoint, peer_admits, policy_types, port_admits
+from why5xx.rules.networkpolicy import Endpoint, peer_admits, port_admits
 from why5xx.snapshot import Obj
+from why5xx.views import policy_types
 
 CONTROLLER = Endpoint(
     namespace="ingress-nginx",

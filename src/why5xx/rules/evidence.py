@@ -1,7 +1,7 @@
 """Evidence and wording the rules share, so that findings read alike: a field
 of an object as evidence, the pods a finding names ("2 of 3 pods", "a, b
-and 4 more"), what the Service's ready endpoints make of a finding, and
-times and long messages cut to size."""
+and 4 more"), a Service's ports, what the Service's ready endpoints make of
+a finding, and times and long messages cut to size."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def duration(span: timedelta | float) -> str:
 
 
 def ago(now: datetime, when: datetime | None) -> str:
+    """`5m ago`."""
     if when is None:
         return "at an unknown time"
     return f"{duration(now - when)} ago"

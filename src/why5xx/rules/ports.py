@@ -12,7 +12,7 @@ from typing import Any
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
+from why5xx.rules.evidence import fact, pod_count
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import (
     ContainerPort,
@@ -305,7 +305,7 @@ def _title(target: ServiceTarget, port: ServicePort, mismatches: list[Mismatch],
     else:
         scope, declare = f"the pod template of {kubectl.resource(subject)}", "declares"
     head = f"Service {target.name} port {port}"
-    tail = f" ({len(mismatches)} of {total} pods)" if len(mismatches) < total else ""
+    tail = f" ({pod_count(len(mismatches), total)})" if len(mismatches) < total else ""
     same = {p.protocol for m in mismatches for p in m.declared if port.target in (p.name, p.number)}
     protocols = "/".join(sorted(same))
     declared = ", ".join(dict.fromkeys(str(p) for m in mismatches for p in m.declared))
@@ -330,7 +330,7 @@ def _explanation(
 ) -> str:
     first = mismatches[0]
     templates = first.subject.obj.kind != "Pod"
-    affected = "the pods" if len(mismatches) == total else f"{len(mismatches)} of {total} pods"
+    affected = "the pods" if len(mismatches) == total else pod_count(len(mismatches), total)
     label = port.name or str(port.port)
     parts: list[str] = []
     if templates:

@@ -401,7 +401,7 @@ def _istio_limit(snap: Snapshot, target: ServiceTarget) -> PoolLimit | None:
         patch=kubectl.json_patch(
             rule_obj,
             [
-                {"op": "remove", "path": "/" + fields[name].replace(".", "/")}
+                {"op": "remove", "path": kubectl.field_pointer(fields[name])}
                 for name in fields
                 if name in flat
             ],

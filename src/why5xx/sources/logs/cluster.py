@@ -48,7 +48,6 @@ TIMELINE_REASONS = frozenset(
     }
 )
 _IPV4 = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
-_SCALED_DOWN = re.compile(r"Scaled down replica set (\S+)")
 _MAJORITY = 0.5
 
 
