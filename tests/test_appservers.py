@@ -320,3 +320,22 @@ def test_a_variable_is_fixed_by_setting_it() -> None:
 def test_big_headers(container: dict[str, Any], app: str | None) -> None:
     found = big_headers(container)
     assert (found.app if found else None) == app
+
+
+def test_node_app_reads_its_own_listen_variable() -> None:
+    """A Node.js app's code reads whatever variable it names: the generic
+    listen variables count next to HOST."""
+    container = {
+        "name": "admin",
+        "image": "registry.example.com/admin:1.4.0",
+        "command": ["node", "dist/server.js"],
+        "env": [
+            {"name": "PORT", "value": "3000"},
+            {"name": "LISTEN_ADDR", "value": "localhost:3000"},
+        ],
+    }
+    server = app_server(container)
+    assert server is not None
+    assert [(listen.host, listen.port, listen.field) for listen in server.listen] == [
+        ("localhost", 3000, "env[LISTEN_ADDR]")
+    ]

@@ -626,11 +626,13 @@ def _spring_listen(container: Mapping[str, Any], options: list[str]) -> tuple[Li
     return (listen,) if listen is not None else ()
 
 
-def _node_listen(container: Mapping[str, Any]) -> tuple[Listen, ...]:
-    """Node.js frameworks read `HOST` (and `PORT`): only an explicit value counts."""
+def _node_listen(container: Mapping[str, Any], argv: Sequence[str]) -> tuple[Listen, ...]:
+    """Node.js frameworks read `HOST` (and `PORT`); the app's own code reads
+    whatever it names, so the generic listen flags and variables count too
+    (`LISTEN_ADDR=localhost:3000`). Only explicit values count."""
     port = _port(_env(container).get("PORT"))
     listen = _hosted(container, (), (), "HOST", port)
-    return (listen,) if listen is not None else ()
+    return ((listen,) if listen is not None else ()) + _generic(container, argv)
 
 
 def _generic(container: Mapping[str, Any], argv: Sequence[str]) -> tuple[Listen, ...]:
@@ -701,10 +703,10 @@ def _listener(server: str, container: Mapping[str, Any], listen: tuple[Listen, .
     )
 
 
-def _node(container: Mapping[str, Any]) -> AppServer | None:
+def _node(container: Mapping[str, Any], argv: Sequence[str]) -> AppServer | None:
     """Node.js sets keepAliveTimeout in code: only the default of a Node.js
     version known from the official image tag can be read."""
-    listen = _node_listen(container)
+    listen = _node_listen(container, argv)
     found = _NODE_MAJOR.match(str(container.get("image", "")))
     if not found:
         return _listener("node", container, listen) if listen else None
@@ -807,7 +809,7 @@ def app_server(container: Mapping[str, Any]) -> AppServer | None:
     if server == "gunicorn":
         return _gunicorn(container, options)
     if server == "node":
-        return _node(container)
+        return _node(container, options)
     if server in _PYTHON_SERVERS:
         return _uvicorn_or_hypercorn(server, container, options)
     listen = _LISTENERS[server](container, options)
