@@ -26,8 +26,13 @@ from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import IngressRoute, NginxController, nginx_routes
-from why5xx.rules.proxy import _controller_logs, _route_evidence
+from why5xx.rules.frontend import (
+    IngressRoute,
+    NginxController,
+    controller_logs,
+    nginx_routes,
+    route_evidence,
+)
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ServiceTarget
 
@@ -175,7 +180,7 @@ def _name_evidence(service: Obj, name: str, expected: str) -> Evidence:
 
 
 def _confirm(service: Obj, routes: Sequence[IngressRoute], *more: str) -> tuple[str, ...]:
-    logs = [_controller_logs(r.nginx, _NGINX_SIGNS) for r in routes[:1] if r.nginx is not None]
+    logs = [controller_logs(r.nginx, _NGINX_SIGNS) for r in routes[:1] if r.nginx is not None]
     return (kubectl.get_yaml(service), *more, *logs)
 
 
@@ -355,7 +360,7 @@ def _name_draft(
         subject=service.ref,
         title=title,
         explanation=explanation,
-        evidence=(*evidence, *(_route_evidence(r, service) for r in routes[:2])),
+        evidence=(*evidence, *(route_evidence(r, service) for r in routes[:2])),
         confirm=_confirm(service, routes, *more_confirm),
         fix=fix,
         http_status=http_status,
@@ -388,7 +393,7 @@ def _nginx_drafts(
 
 def _disabled_draft(service: Obj, route: IngressRoute, nginx: NginxController) -> Draft:
     controller = nginx.workload
-    evidence = [_route_evidence(route, service)]
+    evidence = [route_evidence(route, service)]
     if controller is not None:
         field = "spec.template.spec.containers[controller].args"
         evidence.append(fact(controller, field, f"--{_DISABLE_FLAG}"))
@@ -407,7 +412,7 @@ def _disabled_draft(service: Obj, route: IngressRoute, nginx: NginxController) -
             kubectl.get_yaml(controller, "{.spec.template.spec.containers[0].args}")
             if controller is not None
             else f"kubectl get pods -n {nginx.namespace} -o yaml | grep -- --{_DISABLE_FLAG}",
-            _controller_logs(nginx, "of type ExternalName not allowed"),
+            controller_logs(nginx, "of type ExternalName not allowed"),
         ),
         fix=Fix(
             summary=(
@@ -441,7 +446,7 @@ def _port_draft(
         draft = _not_served(service, name, aliased, port)
     return replace(
         draft,
-        evidence=(*evidence, *draft.evidence, _route_evidence(route, service)),
+        evidence=(*evidence, *draft.evidence, route_evidence(route, service)),
         confirm=_confirm(service, (route,), *draft.confirm),
     )
 

@@ -20,11 +20,14 @@ controller's namespace.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from why5xx.model import Evidence, ObjectRef
+from why5xx.rules import kubectl
+from why5xx.rules.evidence import fact
 from why5xx.rules.ingress import CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, INGRESS_NGINX
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views import IngressBackend, ingress_backends, pod_template_labels
@@ -477,4 +480,24 @@ def backend_traffic_policies(snap: Snapshot, service: Obj) -> tuple[Obj, ...]:
             (str(t.get("kind", "")), policy.namespace, str(t.get("name", ""))) in wanted
             for t in _targets(policy)
         )
+    )
+
+
+def controller_logs(controller: NginxController, pattern: str) -> str:
+    """The read-only command that greps the controller's logs for a signal."""
+    where = (
+        kubectl.resource(controller.workload)
+        if controller.workload is not None
+        else "deployment/ingress-nginx-controller"
+    )
+    return f"kubectl logs -n {controller.namespace} {where} | grep -E {shlex.quote(pattern)}"
+
+
+def route_evidence(route: IngressRoute, service: Obj) -> Evidence:
+    """The Ingress rule that sends the Service's traffic through ingress-nginx."""
+    backend = route.backends[0]
+    return fact(
+        route.ingress,
+        f"{backend.field}.service.name",
+        f"{service.name} (class {route.class_name or 'default'}, ingress-nginx)",
     )

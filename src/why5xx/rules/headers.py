@@ -20,8 +20,14 @@ from why5xx.rules import kubectl
 from why5xx.rules.backend import Serving, serving_containers
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import NGINX_ANNOTATION, IngressRoute, Value, nginx_routes
-from why5xx.rules.proxy import _controller_logs, _route_evidence
+from why5xx.rules.frontend import (
+    NGINX_ANNOTATION,
+    IngressRoute,
+    Value,
+    controller_logs,
+    nginx_routes,
+    route_evidence,
+)
 from why5xx.snapshot import Snapshot
 from why5xx.views import ServiceTarget
 
@@ -134,12 +140,12 @@ def _draft(
         why += f" The buffer was lowered to {value.value} ({value.origin})."
     evidence = [
         value.evidence(expected=f"{ADVISED} or more" if apps else "4k (the default) or more"),
-        _route_evidence(route, service),
+        route_evidence(route, service),
         *(fact(s.owner, f"{s.path}.{a.field}", a.text) for s, a in apps[:2]),
     ]
     confirm = [kubectl.get_yaml(ingress, "{.metadata.annotations}")]
     if route.nginx is not None:
-        confirm.append(_controller_logs(route.nginx, _SIGNAL))
+        confirm.append(controller_logs(route.nginx, _SIGNAL))
     configured = value.object.kind == "ConfigMap" and not value.defaulted
     if configured:
         confirm.append(

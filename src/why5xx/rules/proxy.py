@@ -23,13 +23,14 @@ from why5xx.rules.evidence import fact
 from why5xx.rules.frontend import (
     NGINX_ANNOTATION,
     IngressRoute,
-    NginxController,
     Value,
     backend_traffic_policies,
+    controller_logs,
     destination_rule,
     duration_seconds,
     istio_sidecar,
     nginx_routes,
+    route_evidence,
     traffic_policy,
     virtual_service_routes,
 )
@@ -46,24 +47,6 @@ _MARGIN = 15
 
 def _ref_yaml(ref: ObjectRef) -> str:
     return f"kubectl get {ref.kind.lower()} -n {ref.namespace} {ref.name} -o yaml"
-
-
-def _controller_logs(controller: NginxController, pattern: str) -> str:
-    where = (
-        kubectl.resource(controller.workload)
-        if controller.workload is not None
-        else "deployment/ingress-nginx-controller"
-    )
-    return f"kubectl logs -n {controller.namespace} {where} | grep -E {shlex.quote(pattern)}"
-
-
-def _route_evidence(route: IngressRoute, service: Obj) -> Evidence:
-    backend = route.backends[0]
-    return fact(
-        route.ingress,
-        f"{backend.field}.service.name",
-        f"{service.name} (class {route.class_name or 'default'}, ingress-nginx)",
-    )
 
 
 def _workload_patch(serving: Serving, field: str, words: list[str]) -> str:
@@ -105,10 +88,10 @@ def _nginx_idle(snap: Snapshot, target: ServiceTarget) -> list[IdleProxy]:
             seconds=idle.seconds,
             symptom="nginx answers 502 with 'upstream prematurely closed connection' or "
             "'104: Connection reset by peer'",
-            evidence=(_route_evidence(route, target.service), idle.evidence()),
+            evidence=(route_evidence(route, target.service), idle.evidence()),
             confirm=(
                 _ref_yaml(controller.configmap_ref),
-                _controller_logs(
+                controller_logs(
                     controller,
                     "upstream prematurely closed connection|104: Connection reset by peer",
                 ),
@@ -494,13 +477,13 @@ def _nginx_worker_limit(snap: Snapshot, target: ServiceTarget) -> Iterator[PoolL
             terms=f"(max-worker-connections {limit} - upstream-keepalive-connections {cached}) / 2"
             " per worker",
             evidence=(
-                _route_evidence(route, target.service),
+                route_evidence(route, target.service),
                 workers.evidence(expected="default 16384"),
                 idle.evidence(),
             ),
             confirm=(
                 _ref_yaml(controller.configmap_ref),
-                _controller_logs(controller, "worker_connections are not enough"),
+                controller_logs(controller, "worker_connections are not enough"),
             ),
             patch=f"kubectl patch configmap -n {controller.configmap_ref.namespace} "
             f"{controller.configmap_ref.name} --type json -p "
@@ -689,10 +672,10 @@ def _read_timeouts(snap: Snapshot, target: ServiceTarget) -> list[ReadTimeout]:
             ReadTimeout(
                 proxy=f"Ingress {ingress.name} (ingress-nginx proxy-read-timeout)",
                 seconds=value.seconds,
-                evidence=(_route_evidence(route, target.service), value.evidence()),
+                evidence=(route_evidence(route, target.service), value.evidence()),
                 confirm=(
                     kubectl.get_yaml(ingress, "{.metadata.annotations}"),
-                    _controller_logs(route.nginx, "upstream timed out .* while reading"),
+                    controller_logs(route.nginx, "upstream timed out .* while reading"),
                 ),
                 patch=f"kubectl annotate -n {ingress.namespace} ingress {ingress.name} --overwrite"
                 f" {NGINX_ANNOTATION}proxy-read-timeout={{seconds}}"
@@ -994,7 +977,7 @@ def _protocol_draft(
             kubectl.get_yaml(service, "{.spec.ports}"),
             *(
                 [
-                    _controller_logs(
+                    controller_logs(
                         route.nginx,
                         "prematurely closed|no valid HTTP|SSL_do_handshake|wrong version number",
                     )
