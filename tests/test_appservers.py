@@ -12,6 +12,7 @@ from why5xx.appservers import (
     app_server,
     big_headers,
     env_listening,
+    jvm_max_heap,
     with_listen,
     with_option,
 )
@@ -339,3 +340,27 @@ def test_node_app_reads_its_own_listen_variable() -> None:
     assert [(listen.host, listen.port, listen.field) for listen in server.listen] == [
         ("localhost", 3000, "env[LISTEN_ADDR]")
     ]
+
+
+@pytest.mark.parametrize(
+    ("container", "heap"),
+    [
+        (
+            {"env": [{"name": "JAVA_TOOL_OPTIONS", "value": "-Xms256m -Xmx640m"}]},
+            (640 << 20, "env[JAVA_TOOL_OPTIONS]"),
+        ),
+        ({"args": ["-Xmx1g", "-jar", "app.jar"], "command": ["java"]}, (1 << 30, "args")),
+        # The command line wins over the variables; the last -Xmx of a source wins.
+        (
+            {
+                "command": ["java", "-Xmx512M", "-Xmx768M", "-jar", "app.jar"],
+                "env": [{"name": "JAVA_OPTS", "value": "-Xmx4g"}],
+            },
+            (768 << 20, "command"),
+        ),
+        ({"command": ["java", "-XX:MaxRAMPercentage=75", "-jar", "app.jar"]}, None),
+    ],
+)
+def test_jvm_max_heap(container: dict[str, Any], heap: tuple[int, str] | None) -> None:
+    found = jvm_max_heap(container)
+    assert (None if found is None else (found.bytes, found.field)) == heap

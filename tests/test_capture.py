@@ -274,13 +274,15 @@ def test_an_archive_unpacks_to_a_directory_named_after_it(
 
 
 def test_env_settings_rules_read_are_kept_and_everything_else_redacted() -> None:
-    """Listen addresses and timeouts stay (rules read them); JAVA_OPTS can carry
-    `-D...password=` and other values can be anything: both are replaced."""
+    """Listen addresses and timeouts stay (rules read them); of JVM options only
+    the heap size and listen address stay (the rest can be `-D...password=`);
+    other values can be anything and are replaced."""
     env = [
         {"name": "UVICORN_HOST", "value": "127.0.0.1"},
         {"name": "GUNICORN_CMD_ARGS", "value": "--keep-alive 2"},
         {"name": "METRICS_LISTEN_ADDRESS", "value": "127.0.0.1:9090"},
         {"name": "JAVA_OPTS", "value": "-Dspring.datasource.password=hunter2"},
+        {"name": "JAVA_TOOL_OPTIONS", "value": "-Xmx640m -Dapi.token=hunter2 -Xss1m"},
         {"name": "DB_PASSWORD", "value": "hunter2"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
     ]
@@ -296,8 +298,9 @@ def test_env_settings_rules_read_are_kept_and_everything_else_redacted() -> None
         "GUNICORN_CMD_ARGS": "--keep-alive 2",
         "METRICS_LISTEN_ADDRESS": "127.0.0.1:9090",
         "JAVA_OPTS": REDACTED,
+        "JAVA_TOOL_OPTIONS": "-Xmx640m",
         "DB_PASSWORD": REDACTED,
         "TOKEN": None,
     }
-    assert fields == ("spec.containers[0].env[3].value", "spec.containers[0].env[4].value")
+    assert fields == tuple(f"spec.containers[0].env[{i}].value" for i in (3, 4, 5))
     assert b"hunter2" not in orjson.dumps(redacted)

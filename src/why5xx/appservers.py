@@ -102,7 +102,8 @@ _LISTEN_ENV = re.compile(
 # The environment variables this module reads: addresses, ports, timeouts and
 # session stores, none of them secret, so `why5xx capture` keeps their values
 # (`reads_env`). JAVA_TOOL_OPTIONS / JAVA_OPTS are read too but can carry
-# passwords (`-Dspring.datasource.password=`): a capture redacts them.
+# passwords (`-Dspring.datasource.password=`): a capture keeps only the
+# options read here (`capturable_env`).
 ENV_SETTINGS = frozenset(
     {
         "GUNICORN_CMD_ARGS",
@@ -123,6 +124,25 @@ ENV_SETTINGS = frozenset(
 def reads_env(name: str) -> bool:
     """Whether a container environment variable is a setting this module reads."""
     return name in ENV_SETTINGS or bool(_LISTEN_ENV.match(name))
+
+
+# JVM options this module reads (heap size, Spring's listen address), the only
+# words of a JVM option variable a capture may keep.
+_JVM_KEPT = re.compile(
+    r"^(?:-Xm[xs]\S+|-XX:(?:Max|Min|Initial)RAMPercentage=\S+|-Dserver\.(?:address|port)=\S+)$"
+)
+
+
+def capturable_env(name: str, value: str) -> str | None:
+    """What `why5xx capture` may keep of an environment value: a setting this
+    module reads, whole; of the JVM option variables only the options it
+    reads (the rest can be `-D...password=`); None for anything else."""
+    if reads_env(name):
+        return value
+    if name in _JVM_OPTION_VARIABLES:
+        kept = [word for word in _split(value) if _JVM_KEPT.match(word)]
+        return " ".join(kept) if kept else None
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,11 +226,16 @@ def _argv(container: Mapping[str, Any]) -> list[str]:
     argv = [str(w) for w in (*(container.get("command") or ()), *(container.get("args") or ()))]
     for i, word in enumerate(argv[:-1]):
         if word in ("-c", "-ec", "-ce") and i > 0 and _basename(argv[i - 1]) in _SHELLS:
-            try:
-                return shlex.split(argv[i + 1])
-            except ValueError:
-                return argv[i + 1].split()
+            return _split(argv[i + 1])
     return argv
+
+
+def _split(text: str) -> list[str]:
+    """Shell words, or plain words when the quoting is broken."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
 
 
 def _field(container: Mapping[str, Any], token: str) -> str:
@@ -881,3 +906,38 @@ def _with_flag(words: list[str], flag: str, value: str, start: int | None = None
         found = _find_server(out)
         start = found[1] if found else len(out)
     return [*out[:start], flag, value, *out[start:]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JvmHeap:
+    """The JVM's maximum heap as a container spec sets it."""
+
+    bytes: float
+    text: str  # e.g. `-Xmx640m`
+    field: str  # `args`, `command` or `env[JAVA_OPTS]`
+
+
+_XMX = re.compile(r"^-Xmx(\d+)([kKmMgGtT]?)$")
+_XMX_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+# Where the JVM (JAVA_TOOL_OPTIONS, read by the JVM itself; JDK_JAVA_OPTIONS,
+# read by the `java` launcher since JDK 9) and start scripts (JAVA_OPTS, by
+# convention: Tomcat, many images) take their options, weakest first.
+_JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JAVA_OPTS", "JDK_JAVA_OPTIONS")
+
+
+def jvm_max_heap(container: Mapping[str, Any]) -> JvmHeap | None:
+    """`-Xmx` from the command line (which wins), else from the JVM option
+    variables; the last `-Xmx` of a source wins, as in the JVM. None when
+    the spec sets none (the JVM then sizes the heap from the memory limit)."""
+    env = _env(container)
+    sources = [(_split(env[name]), f"env[{name}]") for name in _JVM_OPTION_VARIABLES if name in env]
+    argv = _argv(container)
+    sources.append((argv, _field(container, "-Xmx")))
+    found: JvmHeap | None = None
+    for words, field in sources:
+        for word in words:
+            match = _XMX.match(word)
+            if match:
+                size = int(match.group(1)) * _XMX_UNITS[match.group(2).lower()]
+                found = JvmHeap(bytes=float(size), text=word, field=field)
+    return found

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from why5xx.appservers import jvm_max_heap
 from why5xx.kube import closest_name, parse_quantity, parse_time
 from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
 from why5xx.rules import kubectl
@@ -582,6 +583,11 @@ def _memory_evictions(snap: Snapshot, target: ServiceTarget, workload: Obj) -> l
     ]
 
 
+# The share of a container's memory limit a JVM heap can take and leave room
+# for the rest of the JVM: the usual -XX:MaxRAMPercentage advice.
+_HEAP_SHARE = 0.75
+
+
 def _oom_hit(
     snap: Snapshot, target: ServiceTarget, pod: Obj, cs: ContainerState, end: _Termination
 ) -> _Hit:
@@ -628,6 +634,29 @@ def _oom_hit(
             f"limit{floor}) or make the app use less (heap size, caches, concurrency)."
         )
         patch = kubectl.set_resources(workload, cs.name, limits={"memory": suggested})
+    heap = jvm_max_heap(container_spec(pod, cs.name) or {})
+    if heap is not None and limit_bytes and heap.bytes >= _HEAP_SHARE * limit_bytes:
+        # A JVM needs memory beyond its heap: metaspace, thread stacks, code cache, buffers.
+        share = heap.bytes / limit_bytes
+        notes.append(
+            f"Its JVM may grow its heap to {heap.text} alone, {share:.0%} of the {limit} limit, "
+            "and a JVM also needs memory outside the heap (metaspace, thread stacks, code "
+            "cache, direct buffers): it cannot stay under the limit."
+        )
+        advice += (
+            f" Keep the heap at about {_HEAP_SHARE:.0%} of the limit: a limit of at least "
+            f"{_format_bytes(heap.bytes / _HEAP_SHARE)} for {heap.text}, or -XX:MaxRAMPercentage="
+            f"{_HEAP_SHARE * 100:.0f} instead of a fixed -Xmx."
+        )
+        evidence.append(
+            fact(
+                pod,
+                f"{_spec_path(pod, cs.name)}.{heap.field}",
+                heap.text,
+                expected=f"at most {_format_bytes(_HEAP_SHARE * limit_bytes)} "
+                f"({_HEAP_SHARE:.0%} of {limit})",
+            )
+        )
     if change is not None and lowered:
         notes.append(
             f"Revision {change.revisions.current_revision} of Deployment "
@@ -671,8 +700,12 @@ def oom_killed(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     **What it finds**: containers of the selected pods whose last termination
     is `OOMKilled` (exit code 137) and that are down now or were killed in the
     last 30 minutes, with their memory limit, restart count, a limit lowered
-    by the latest Deployment revision, and pods of the same workload evicted
-    because the node was low on memory.
+    by the latest Deployment revision, pods of the same workload evicted
+    because the node was low on memory, and a JVM whose `-Xmx` (command line,
+    `JAVA_TOOL_OPTIONS`, `JAVA_OPTS`, `JDK_JAVA_OPTIONS`) takes 75% of the
+    limit or more: the heap is not all a JVM uses (metaspace, thread stacks,
+    code cache and direct buffers come on top), which is why the usual advice
+    is `-XX:MaxRAMPercentage=75` or a heap of at most three quarters of the limit.
 
     **Why it is a 5xx**: the kernel kills the process outright: requests in
     flight get 502, and while the container restarts (with a growing

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from why5xx import __version__
-from why5xx.appservers import reads_env
+from why5xx.appservers import capturable_env
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
 from why5xx.sources.kubeapi import KubeApi
 from why5xx.sources.live import LiveRead, read_namespace
@@ -158,8 +158,12 @@ def _redact_env(raw: dict[str, Any], path: tuple[str, ...]) -> tuple[dict[str, A
             container["env"] = [dict(e) for e in env]
             for e, var in enumerate(container["env"]):
                 name = str(var.get("name", ""))
-                if "value" in var and name not in SETTINGS_KEPT and not reads_env(name):
-                    var["value"] = REDACTED
+                if "value" not in var or name in SETTINGS_KEPT:
+                    continue
+                value = str(var["value"])
+                kept = capturable_env(name, value)
+                if kept != value:
+                    var["value"] = REDACTED if kept is None else kept
                     fields.append(f"{'.'.join(path)}.{list_key}[{c}].env[{e}].value")
     return raw, fields
 
