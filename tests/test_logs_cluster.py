@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from why5xx.logmodel import LogSummary
-from why5xx.snapshot import Snapshot
+from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.bundle import load_bundle
 from why5xx.sources.logs import summarize_logs
-from why5xx.sources.logs.cluster import pod_resolver, split_address
+from why5xx.sources.logs.cluster import pod_resolver, split_address, target_services
 
 BUNDLE = Path(__file__).parent / "logs" / "rollout-bundle.yaml"
 ACCESS = (
@@ -132,3 +132,42 @@ def test_json_names_pods(summary: LogSummary) -> None:
 )
 def test_split_address(address: str, expected: tuple[str, int | None]) -> None:
     assert split_address(address) == expected
+
+
+def test_target_services_follow_ingresses_and_httproutes_across_namespaces() -> None:
+    raw = [
+        {"kind": "Service", "metadata": {"name": "api", "namespace": "shop"}},
+        {"kind": "Service", "metadata": {"name": "web", "namespace": "shop"}},
+        {
+            "kind": "Ingress",
+            "metadata": {"name": "front", "namespace": "shop"},
+            "spec": {
+                "rules": [
+                    {
+                        "http": {
+                            "paths": [
+                                {"backend": {"service": {"name": "web", "port": {"number": 80}}}}
+                            ]
+                        }
+                    }
+                ]
+            },
+        },
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "gateway"},
+            "spec": {
+                "rules": [{"backendRefs": [{"name": "api", "namespace": "shop", "port": 80}]}]
+            },
+        },
+    ]
+    snap = Snapshot.build([Obj.from_raw(o, "test") for o in raw])
+
+    def names(kind: str, namespace: str, name: str) -> list[str]:
+        return [str(s.ref) for s in target_services(snap, kind, namespace, name)]
+
+    assert names("HTTPRoute", "gateway", "r") == ["Service/shop/api"]
+    assert names("Ingress", "shop", "front") == ["Service/shop/web"]
+    assert names("Service", "shop", "api") == ["Service/shop/api"]
+    assert names("HTTPRoute", "gateway", "missing") == []

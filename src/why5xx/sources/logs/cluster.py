@@ -23,11 +23,11 @@ from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.logs.aggregate import Classified, Group, Resolve
 from why5xx.views import (
     container_states,
-    ingress_backends,
     ingress_isolated,
     pod_ready,
     pod_template_labels,
     pod_terminating,
+    routed_services,
 )
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -332,12 +332,15 @@ def serves(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Group], 
 
 
 def target_services(snap: Snapshot, kind: str, namespace: str, name: str) -> list[Obj]:
-    """The Services a diagnosis target sends traffic to: itself, or an
-    Ingress's backends."""
+    """The Services a diagnosis target sends traffic to: itself, or the
+    backends of an Ingress or HTTPRoute (in any namespace it names)."""
     obj = snap.get(kind, namespace, name)
     if obj is None:
         return []
-    if kind != "Ingress":
+    if kind == "Service":
         return [obj]
-    names = dict.fromkeys(b.service for b in ingress_backends(obj))
-    return [s for n in names if (s := snap.get("Service", namespace, n)) is not None]
+    return [
+        service
+        for ns, service_name in routed_services(obj)
+        if (service := snap.get("Service", ns, service_name)) is not None
+    ]
