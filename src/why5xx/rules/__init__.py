@@ -20,7 +20,9 @@ from why5xx.rules.mesh import (
     outlier_ejected,
 )
 from why5xx.rules.networkpolicy import network_policy_block
-from why5xx.rules.pods import crash_loop, image_pull, oom_killed, pods_pending
+from why5xx.rules.pods.crash import crash_loop, oom_killed
+from why5xx.rules.pods.image import image_pull
+from why5xx.rules.pods.pending import pods_pending
 from why5xx.rules.ports import target_port_mismatch
 from why5xx.rules.probes import readiness_probe_failing, slow_startup
 from why5xx.rules.proxy import (
