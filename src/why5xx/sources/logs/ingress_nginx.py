@@ -20,6 +20,7 @@ can (no upstream at all, the Lua balancer placeholder, an app's own 500/503).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from why5xx.sources.logs.nginx_error import ERROR_LINES
@@ -92,17 +93,18 @@ def classify(
     return Symptom.UNKNOWN, f"{status}, upstream_status {tried}", True
 
 
-def parse_text(line: str) -> Access | None:
-    match = _ACCESS.match(line)
-    if match is None:
-        return None
-    time = clf_time(match["time"])
-    if time is None:
-        return None
-    status = int(match["status"])
-    has_upstream = match["name"] is not None
-    service = (match["name"] or "").strip()
-    attempts = attempt_lists(match["addr"] or "", match["ustatus"] or "")
+def _access(
+    *,
+    time: datetime,
+    status: int,
+    service: str,
+    addresses: str,
+    statuses: str,
+    has_upstream: bool,
+    line: str,
+) -> Access:
+    """One access line, from the fields the text and JSON formats share."""
+    attempts = attempt_lists(addresses, statuses)
     symptom, signal, refinable = classify(status, service, attempts, has_upstream)
     return Access(
         time=time,
@@ -112,6 +114,24 @@ def parse_text(line: str) -> Access | None:
         symptom=symptom,
         signal=signal,
         refinable=refinable,
+        line=line,
+    )
+
+
+def parse_text(line: str) -> Access | None:
+    match = _ACCESS.match(line)
+    if match is None:
+        return None
+    time = clf_time(match["time"])
+    if time is None:
+        return None
+    return _access(
+        time=time,
+        status=int(match["status"]),
+        service=(match["name"] or "").strip(),
+        addresses=match["addr"] or "",
+        statuses=match["ustatus"] or "",
+        has_upstream=match["name"] is not None,
         line=line,
     )
 
@@ -133,18 +153,13 @@ def parse_json(line: str) -> Access | None:
     time = iso_time(stamp) or clf_time(stamp)
     if status is None or time is None:
         return None
-    service = _json_service(obj)
-    has_upstream = "upstream_addr" in obj or "upstream_status" in obj
-    attempts = attempt_lists(field(obj, "upstream_addr"), field(obj, "upstream_status"))
-    symptom, signal, refinable = classify(status, service, attempts, has_upstream)
-    return Access(
+    return _access(
         time=time,
         status=status,
-        service=service,
-        attempts=attempts,
-        symptom=symptom,
-        signal=signal,
-        refinable=refinable,
+        service=_json_service(obj),
+        addresses=field(obj, "upstream_addr"),
+        statuses=field(obj, "upstream_status"),
+        has_upstream="upstream_addr" in obj or "upstream_status" in obj,
         line=line,
     )
 
