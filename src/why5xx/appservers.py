@@ -331,6 +331,21 @@ def _address(value: str, default_port: int | None) -> tuple[str, int | None] | N
     return found["v6"] or found["host"] or "", _port(found["port"]) or default_port
 
 
+def _explicit(
+    host: str, port: int | None, *, field: str, flag: str, sep: str, value: str
+) -> Listen:
+    """An address the spec sets: `flag`, `sep`, `value` as written in `field`."""
+    return Listen(
+        host=host,
+        port=port,
+        explicit=True,
+        field=field,
+        text=f"{flag}{sep}{value}",
+        flag=flag,
+        value=value,
+    )
+
+
 def _bound(
     container: Mapping[str, Any],
     words: Sequence[str],
@@ -349,13 +364,12 @@ def _bound(
         found = _address(value, default_port)
         if found is not None:
             out.append(
-                Listen(
-                    host=found[0],
-                    port=found[1],
-                    explicit=True,
+                _explicit(
+                    found[0],
+                    found[1],
                     field=where or _field(container, flag),
-                    text=f"{flag} {value}",
                     flag=flag,
+                    sep=" ",
                     value=value,
                 )
             )
@@ -381,15 +395,7 @@ def _hosted(
         field, sep = f"env[{variable}]", "="
     else:
         return None
-    return Listen(
-        host=value.strip("[]"),
-        port=port,
-        explicit=True,
-        field=field,
-        text=f"{flag}{sep}{value}",
-        flag=flag,
-        value=value,
-    )
+    return _explicit(value.strip("[]"), port, field=field, flag=flag, sep=sep, value=value)
 
 
 def _default_listen(
@@ -636,17 +642,8 @@ def _spring_listen(container: Mapping[str, Any], options: list[str]) -> tuple[Li
         found = _property(words, "server.address")
         if found is not None:
             flag, value = found
-            return (
-                Listen(
-                    host=value,
-                    port=port,
-                    explicit=True,
-                    field=where or _field(container, flag),
-                    text=f"{flag}={value}",
-                    flag=flag,
-                    value=value,
-                ),
-            )
+            field = where or _field(container, flag)
+            return (_explicit(value, port, field=field, flag=flag, sep="=", value=value),)
     listen = _hosted(container, (), (), "SERVER_ADDRESS", port)
     return (listen,) if listen is not None else ()
 
@@ -678,13 +675,12 @@ def _generic(container: Mapping[str, Any], argv: Sequence[str]) -> tuple[Listen,
         found = _address(value, port) if value and not value.startswith("-") else None
         if found is not None:
             out.append(
-                Listen(
-                    host=found[0],
-                    port=found[1],
-                    explicit=True,
+                _explicit(
+                    found[0],
+                    found[1],
                     field=_field(container, name),
-                    text=f"{name}{sep or ' '}{value}",
                     flag=name,
+                    sep=sep or " ",
                     value=value,
                 )
             )
@@ -693,13 +689,12 @@ def _generic(container: Mapping[str, Any], argv: Sequence[str]) -> tuple[Listen,
         found = _address(value, env_port) if _LISTEN_ENV.match(variable) else None
         if found is not None:
             out.append(
-                Listen(
-                    host=found[0],
-                    port=found[1],
-                    explicit=True,
+                _explicit(
+                    found[0],
+                    found[1],
                     field=f"env[{variable}]",
-                    text=f"{variable}={value}",
                     flag=variable,
+                    sep="=",
                     value=value,
                 )
             )
