@@ -115,7 +115,13 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
         help="proxy logs (as for `why5xx logs`): their 5xx confirm and re-rank the causes",
     )
     diag.add_argument("--log-format", metavar="F", help="read the --logs as F (see `why5xx logs`)")
-    diag.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    diag.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="markdown: for a ticket or a pull-request comment",
+    )
     diag.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     diag.add_argument(
         "--no-cache",
@@ -201,7 +207,11 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
         "-A", "--all-namespaces", action="store_true", help="--live: every namespace"
     )
     lint_cmd.add_argument(
-        "-o", "--output", choices=("text", "json", "sarif", "github"), default="text"
+        "-o",
+        "--output",
+        choices=("text", "json", "sarif", "github", "markdown"),
+        default="text",
+        help="markdown: a pull-request comment a CI job can post",
     )
     lint_cmd.add_argument(
         "--fail-on",
@@ -268,6 +278,27 @@ def _exit_code(reports: Sequence[Report]) -> int:
     return EXIT_FOUND if failing else EXIT_OK
 
 
+def _render_report(output: str, report: Report) -> RenderableType | str:
+    if output == "json":
+        return json_report.render_report(report)
+    if output == "markdown":
+        from why5xx.report import markdown  # noqa: PLC0415 (jinja2 only when asked for)
+
+        return markdown.render_report(report)
+    return text_report.render_report(report)
+
+
+def _render_reports(output: str, reports: Sequence[Report]) -> RenderableType | str:
+    """`--all`: every report, worst first."""
+    if output == "json":
+        return json_report.render_reports(reports)
+    if output == "markdown":
+        from why5xx.report import markdown  # noqa: PLC0415 (see _render_report)
+
+        return markdown.render_reports(reports)
+    return text_report.render_summary(reports)
+
+
 def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.all == bool(args.target):
         raise InputError("name one target (e.g. service/checkout) or pass --all, not both")
@@ -285,11 +316,7 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
         reports = diagnose_all(snap, None if args.all_namespaces else namespace)
         if not reports:
             raise InputError(f"no Services in namespace {namespace!r} of the input")
-        rendered = (
-            json_report.render_reports(reports)
-            if args.output == "json"
-            else text_report.render_summary(reports)
-        )
+        rendered = _render_reports(args.output, reports)
     else:
         try:
             target = Target.parse(args.target, namespace)
@@ -298,16 +325,19 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
         except (ValueError, TargetNotFound) as exc:
             raise InputError(str(exc)) from exc
         reports = [report]
-        rendered = (
-            json_report.render_report(report)
-            if args.output == "json"
-            else text_report.render_report(report)
-        )
-    if isinstance(rendered, str):
-        out.print(rendered, markup=False, highlight=False)
-    else:
-        out.print(rendered)
+        rendered = _render_report(args.output, report)
+    _print(out, rendered)
     return _exit_code(reports)
+
+
+def _print(out: Console, rendered: RenderableType | str) -> None:
+    """A document (JSON, Markdown, HTML) as it is: no markup, no highlighting and
+    no `:emoji:` codes replaced (a log line or a label may hold one)."""
+    if not isinstance(rendered, str):
+        out.print(rendered)
+        return
+    end = "" if rendered.endswith("\n") else "\n"
+    out.print(rendered, markup=False, highlight=False, emoji=False, end=end)
 
 
 @contextmanager
@@ -427,7 +457,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
     _check_logs(summary, args.files, err)
     if args.output == "json":
-        out.print(logs_json.render_summary(summary), markup=False, highlight=False)
+        _print(out, logs_json.render_summary(summary))
     else:
         out.print(logs_text.render_summary(summary))
     return EXIT_FOUND if summary.total_5xx else EXIT_OK
@@ -475,6 +505,10 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         rendered = lint_json.render(report)
     elif args.output == "sarif":
         rendered = lint_sarif.render(report, CHECKS, version=__version__)
+    elif args.output == "markdown":
+        from why5xx.report import markdown  # noqa: PLC0415 (see _render_report)
+
+        rendered = markdown.render_lint(report)
     if not isinstance(rendered, str):
         out.print(rendered)
     elif rendered:  # no annotations: print nothing at all
