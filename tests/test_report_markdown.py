@@ -8,6 +8,7 @@ evidence table with one cell per column, hostile text shown as text."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -159,3 +160,16 @@ def test_escapes_render_back_to_the_text(text: str) -> None:
     assert f"<td><code>{escaped}</code></td>" in code
     fenced = html_of(md_fence(f"{text}\n```"))
     assert fenced == f"<pre><code>{escaped}\n```\n</code></pre>\n"
+
+
+def test_documents_keep_emoji_codes_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A label value `:smile:` is printed as written, not as rich's emoji."""
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(HOSTILE.read_text().replace("<b>bold</b>", ":smile:"))
+    for output in ("json", "markdown"):
+        args = ["diagnose", f"svc/{HOSTILE_SERVICE}", "-n", "shop", "-o", output]
+        _, out = run([*args, "--bundle", str(bundle)], capsys)
+        assert ":smile:" in out
+        assert "😄" not in out
