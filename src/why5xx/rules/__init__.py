@@ -11,9 +11,9 @@ from why5xx.rules.endpoints import endpoints_terminating
 from why5xx.rules.externalname import external_name_dns
 from why5xx.rules.gateway import route_not_attached
 from why5xx.rules.headers import upstream_header_too_big
-from why5xx.rules.ingress import ingress_backend_missing, ingress_class_missing
+from why5xx.rules.ingress.backend_missing import ingress_backend_missing, ingress_class_missing
 from why5xx.rules.listen import listen_localhost
-from why5xx.rules.mesh import (
+from why5xx.rules.mesh.mtls import (
     mesh_destination_missing,
     mesh_port_protocol,
     mtls_mismatch,
@@ -24,15 +24,19 @@ from why5xx.rules.pods.crash import crash_loop, oom_killed
 from why5xx.rules.pods.image import image_pull
 from why5xx.rules.pods.pending import pods_pending
 from why5xx.rules.ports import target_port_mismatch
-from why5xx.rules.probes import readiness_probe_failing, slow_startup
-from why5xx.rules.proxy import (
+from why5xx.rules.probes.readiness import readiness_probe_failing, slow_startup
+from why5xx.rules.proxy.keepalive import (
     backend_protocol_mismatch,
     connection_pool_exhausted,
     keepalive_race,
     upstream_timeout,
 )
 from why5xx.rules.rollout import rollout_no_prestop
-from why5xx.rules.selection import no_matching_workload, scaled_to_zero, selector_mismatch
+from why5xx.rules.selection.selector_mismatch import (
+    no_matching_workload,
+    scaled_to_zero,
+    selector_mismatch,
+)
 
 RULES: tuple[Rule, ...] = (
     ingress_class_missing,

@@ -12,7 +12,7 @@ from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import MAX_NAMED, fact
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
-from why5xx.views import (
+from why5xx.views.pods import (
     REVISION_ANNOTATION,
     ServiceTarget,
     condition,

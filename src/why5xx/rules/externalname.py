@@ -26,15 +26,15 @@ from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import (
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.frontend import (
     IngressRoute,
     NginxController,
     controller_logs,
     nginx_routes,
     route_evidence,
 )
-from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import IngressBackend, ServiceTarget
+from why5xx.views.pods import IngressBackend, ServiceTarget
 
 # `<service>.<namespace>.svc`, optionally `.cluster.local` (the default cluster domain).
 _IN_CLUSTER = re.compile(

@@ -17,10 +17,11 @@ from collections.abc import Iterator, Sequence
 from why5xx.appservers import BigHeaders, big_headers
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
-from why5xx.rules.backend import Serving, serving_containers
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import (
+from why5xx.snapshot import Snapshot
+from why5xx.views.backend import Serving, serving_containers
+from why5xx.views.frontend import (
     NGINX_ANNOTATION,
     IngressRoute,
     Value,
@@ -28,8 +29,7 @@ from why5xx.rules.frontend import (
     nginx_routes,
     route_evidence,
 )
-from why5xx.snapshot import Snapshot
-from why5xx.views import ServiceTarget
+from why5xx.views.pods import ServiceTarget
 
 DEFAULT_BUFFER = 4096  # ingress-nginx's proxy-buffer-size, "4k"
 ADVISED = "16k"  # ingress-nginx's JWT guide: "In general a value of 16k should get you covered"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from why5xx.appservers import AppServer, Listen, app_server, env_listening, with_listen
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
-from why5xx.rules.backend import Serving, serving_containers
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
-from why5xx.views import Endpoint, ServiceTarget, container_spec, container_states, probe_kills
+from why5xx.views.backend import Serving, serving_containers
+from why5xx.views.pods import Endpoint, ServiceTarget, container_spec, container_states, probe_kills
 
 # kubelet probe output for a refused TCP connect, e.g. `Get "http://10.244.1.7:8000/healthz":
 # dial tcp 10.244.1.7:8000: connect: connection refused` (httpGet and tcpSocket alike).

@@ -40,10 +40,10 @@ from why5xx.model import Draft, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import NginxController, nginx_routes
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, container_ports, policy_types
+from why5xx.views.frontend import NginxController, nginx_routes
+from why5xx.views.pods import ServiceTarget, container_ports, policy_types
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 

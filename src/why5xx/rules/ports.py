@@ -14,7 +14,7 @@ from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact, pod_count
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import (
+from why5xx.views.pods import (
     ContainerPort,
     ServiceTarget,
     container_ports,

@@ -9,9 +9,9 @@ from typing import cast
 from why5xx.lint.manifests import Backed, Manifests
 from why5xx.lint.model import Problem
 from why5xx.model import Draft
-from why5xx.rules.backend import Serving
 from why5xx.rules.base import IngressCheck, Rule, Scope, ServiceCheck
 from why5xx.snapshot import Obj
+from why5xx.views.backend import Serving
 
 
 def service_rule(rule: Rule, manifests: Manifests, backed: Backed) -> Iterator[Problem]:

@@ -9,7 +9,7 @@ from why5xx.lint.base import Scope, check
 from why5xx.lint.checks.common import service_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.proxy import keepalive_race
+from why5xx.rules.proxy.keepalive import keepalive_race
 from why5xx.snapshot import Obj
 
 

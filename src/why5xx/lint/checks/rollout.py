@@ -18,7 +18,7 @@ from why5xx.rules.rollout import (
     strategy_problem,
 )
 from why5xx.snapshot import Obj
-from why5xx.views import pod_template_spec
+from why5xx.views.pods import pod_template_spec
 
 _ROLLED = ("Deployment", "StatefulSet", "DaemonSet")
 _NO_DRAIN_PEERS = (

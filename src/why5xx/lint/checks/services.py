@@ -11,7 +11,7 @@ from why5xx.lint.checks.common import named, service_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
 from why5xx.rules.ports import target_port_mismatch
-from why5xx.rules.selection import near_misses, no_matching_workload
+from why5xx.rules.selection.selector_mismatch import near_misses, no_matching_workload
 from why5xx.snapshot import Obj
 
 

@@ -27,7 +27,7 @@ from why5xx.rules.evidence import (
     workload_totals,
 )
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
-from why5xx.views import (
+from why5xx.views.pods import (
     ContainerState,
     Revisions,
     ServiceTarget,

@@ -35,7 +35,7 @@ from why5xx.rules.pods.common import (
     termination_evidence,
 )
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import (
+from why5xx.views.pods import (
     ContainerState,
     ProbeKill,
     ServiceTarget,

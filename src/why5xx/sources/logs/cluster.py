@@ -21,7 +21,7 @@ from why5xx.kube import labels_match, parse_time
 from why5xx.logmodel import PodInfo, TimelineEvent
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.logs.aggregate import Classified, Group, Resolve
-from why5xx.views import (
+from why5xx.views.pods import (
     container_states,
     ingress_isolated,
     pod_ready,

@@ -39,7 +39,7 @@ from why5xx.rules.evidence import (
     workload_totals,
 )
 from why5xx.snapshot import Event, Obj, Snapshot
-from why5xx.views import (
+from why5xx.views.pods import (
     REVISION_ANNOTATION,
     ContainerPort,
     ContainerState,

@@ -28,9 +28,13 @@ from typing import Any
 from why5xx.model import Evidence, ObjectRef
 from why5xx.rules import kubectl
 from why5xx.rules.evidence import fact
-from why5xx.rules.ingress import CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, INGRESS_NGINX
+from why5xx.rules.ingress.backend_missing import (
+    CLASS_ANNOTATION,
+    DEFAULT_CLASS_ANNOTATION,
+    INGRESS_NGINX,
+)
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import IngressBackend, ingress_backends, pod_template_labels
+from why5xx.views.pods import IngressBackend, ingress_backends, pod_template_labels
 
 NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
 # Labels the ingress-nginx Helm chart and static manifests put on controller pods.

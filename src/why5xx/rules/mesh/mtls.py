@@ -24,7 +24,9 @@ from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import (
+from why5xx.rules.ports import PROBE_FIELDS, ServicePort, service_ports
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.frontend import (
     NginxController,
     destination_rule,
     duration_seconds,
@@ -32,9 +34,7 @@ from why5xx.rules.frontend import (
     istio_sidecar,
     traffic_policy,
 )
-from why5xx.rules.ports import PROBE_FIELDS, ServicePort, service_ports
-from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import (
+from why5xx.views.pods import (
     ContainerPort,
     ServiceTarget,
     container_ports,

@@ -17,10 +17,12 @@ from typing import Any
 from why5xx.appservers import AppServer, app_server, with_option
 from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
 from why5xx.rules import kubectl
-from why5xx.rules.backend import Serving, serving_containers, workloads
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
-from why5xx.rules.frontend import (
+from why5xx.rules.ports import ServicePort, service_ports
+from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.backend import Serving, serving_containers, workloads
+from why5xx.views.frontend import (
     NGINX_ANNOTATION,
     IngressRoute,
     Value,
@@ -34,9 +36,7 @@ from why5xx.rules.frontend import (
     traffic_policy,
     virtual_service_routes,
 )
-from why5xx.rules.ports import ServicePort, service_ports
-from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, autoscalers, condition, ingress_backends
+from why5xx.views.pods import ServiceTarget, autoscalers, condition, ingress_backends
 
 # Envoy's `common_http_protocol_options.idle_timeout` when unset: 1 hour
 # (envoy api/envoy/config/core/v3/protocol.proto, HttpProtocolOptions).

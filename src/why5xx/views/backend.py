@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from why5xx.rules.frontend import ISTIO_PROXY
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views import ServiceTarget, container_ports, pod_template_spec, selected_workloads
+from why5xx.views.frontend import ISTIO_PROXY
+from why5xx.views.pods import ServiceTarget, container_ports, pod_template_spec, selected_workloads
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
