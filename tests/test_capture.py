@@ -25,7 +25,7 @@ from why5xx.sources.capture import LAST_APPLIED, REDACTED, redact
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.sources.live import read_target
 from why5xx.sources.manifest import MANIFEST_FILE
-from why5xx.views.pods import routed_services
+from why5xx.views.routes import routed_services
 
 PLANTED = "hunter2-planted-Zq9xW"  # must appear in no captured byte, in any encoding
 

@@ -12,7 +12,7 @@ from why5xx.engine import Target, diagnose
 from why5xx.model import Report
 from why5xx.rules.externalname import nginx_port
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import IngressBackend
+from why5xx.views.routes import IngressBackend
 
 
 def _service(namespace: str, name: str, **spec: Any) -> dict[str, Any]:

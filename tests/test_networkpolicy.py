@@ -8,7 +8,7 @@ import pytest
 
 from why5xx.rules.networkpolicy import Endpoint, peer_admits, port_admits
 from why5xx.snapshot import Obj
-from why5xx.views.pods import policy_types
+from why5xx.views.policy import policy_types
 
 CONTROLLER = Endpoint(
     namespace="ingress-nginx",

@@ -18,7 +18,8 @@ from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, 
 from why5xx.rules import RULES
 from why5xx.rules.base import ROUTE_KINDS, Rule, Scope
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import ServiceTarget, ready_backends, routed_services
+from why5xx.views.routes import routed_services
+from why5xx.views.service import ServiceTarget, ready_backends
 
 
 class TargetNotFound(LookupError):

@@ -26,7 +26,8 @@ from why5xx.scenarios import (
     read_bundle,
 )
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import routed_services, service_endpoints
+from why5xx.views.routes import routed_services
+from why5xx.views.service import service_endpoints
 
 SCHEMA = "why5xx/bench/v1"
 ERROR = "error"  # the verdict of a scenario that could not be diagnosed

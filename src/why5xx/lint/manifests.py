@@ -24,13 +24,9 @@ from why5xx.lint.base import Scope
 from why5xx.rules.base import ROUTE_KINDS
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers
-from why5xx.views.pods import (
-    ServiceTarget,
-    pod_template_labels,
-    pod_template_spec,
-    routed_services,
-    selected_workloads,
-)
+from why5xx.views.pods import pod_template_labels, pod_template_spec
+from why5xx.views.routes import routed_services
+from why5xx.views.service import ServiceTarget, selected_workloads
 
 DEFAULT_NAMESPACE = "default"
 # Kinds without a namespace (the ones a manifest set holds); every other kind

@@ -16,7 +16,7 @@ from typing import TypeVar
 from why5xx.causes import BY_ID
 from why5xx.model import Draft, Severity
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import ServiceTarget
+from why5xx.views.service import ServiceTarget
 
 
 class Scope(StrEnum):

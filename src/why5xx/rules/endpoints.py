@@ -12,14 +12,9 @@ from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import MAX_NAMED, fact
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
-from why5xx.views.pods import (
-    REVISION_ANNOTATION,
-    ServiceTarget,
-    condition,
-    container_states,
-    pod_ready,
-    pod_terminating,
-)
+from why5xx.views.pods import condition, container_states, pod_ready, pod_terminating
+from why5xx.views.revisions import REVISION_ANNOTATION
+from why5xx.views.service import ServiceTarget
 
 # How the node lifecycle controller, the kubelet and the scheduler word a pod's removal.
 _REMOVAL_REASONS = ("TaintManagerEviction", "Evicted", "Preempted", "Killing")

@@ -34,7 +34,8 @@ from why5xx.views.frontend import (
     nginx_routes,
     route_evidence,
 )
-from why5xx.views.pods import IngressBackend, ServiceTarget
+from why5xx.views.routes import IngressBackend
+from why5xx.views.service import ServiceTarget
 
 # `<service>.<namespace>.svc`, optionally `.cluster.local` (the default cluster domain).
 _IN_CLUSTER = re.compile(

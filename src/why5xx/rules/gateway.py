@@ -26,7 +26,8 @@ from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
 from why5xx.rules.evidence import fact, ports_text
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import GATEWAY_API, RouteBackend, condition, route_backends
+from why5xx.views.pods import condition
+from why5xx.views.routes import GATEWAY_API, RouteBackend, route_backends
 
 # The spec's status for a request routed to an invalid backendRef.
 INVALID_BACKEND = (500,)

@@ -29,7 +29,7 @@ from why5xx.views.frontend import (
     nginx_routes,
     route_evidence,
 )
-from why5xx.views.pods import ServiceTarget
+from why5xx.views.service import ServiceTarget
 
 DEFAULT_BUFFER = 4096  # ingress-nginx's proxy-buffer-size, "4k"
 ADVISED = "16k"  # ingress-nginx's JWT guide: "In general a value of 16k should get you covered"

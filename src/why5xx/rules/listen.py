@@ -20,7 +20,8 @@ from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers
-from why5xx.views.pods import Endpoint, ServiceTarget, container_spec, container_states, probe_kills
+from why5xx.views.pods import container_spec, container_states, probe_kills
+from why5xx.views.service import Endpoint, ServiceTarget
 
 # kubelet probe output for a refused TCP connect, e.g. `Get "http://10.244.1.7:8000/healthz":
 # dial tcp 10.244.1.7:8000: connect: connection refused` (httpGet and tcpSocket alike).

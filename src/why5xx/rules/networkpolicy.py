@@ -43,7 +43,9 @@ from why5xx.rules.evidence import fact
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import NginxController, nginx_routes
-from why5xx.views.pods import ServiceTarget, container_ports, policy_types
+from why5xx.views.pods import container_ports
+from why5xx.views.policy import policy_types
+from why5xx.views.service import ServiceTarget
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 

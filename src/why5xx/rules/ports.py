@@ -16,13 +16,12 @@ from why5xx.rules.evidence import fact, pod_count
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.pods import (
     ContainerPort,
-    ServiceTarget,
     container_ports,
     containers,
     pod_ready,
     pod_template_spec,
-    selected_workloads,
 )
+from why5xx.views.service import ServiceTarget, selected_workloads
 
 PROBE_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe")
 _PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")

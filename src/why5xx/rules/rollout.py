@@ -17,7 +17,9 @@ from why5xx.rules.base import rule
 from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers, workloads
-from why5xx.views.pods import REVISION_ANNOTATION, ServiceTarget, pod_template_spec, pod_terminating
+from why5xx.views.pods import pod_template_spec, pod_terminating
+from why5xx.views.revisions import REVISION_ANNOTATION
+from why5xx.views.service import ServiceTarget
 
 # The API server's default `terminationGracePeriodSeconds`.
 DEFAULT_GRACE = 30

@@ -54,7 +54,8 @@ from why5xx.snapshot import SERVICE_NAME_LABEL, Obj, Snapshot
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, Kind
 from why5xx.sources.kubeapi import Answer, ApiCall, ClusterError, KubeApi
 from why5xx.views.frontend import NGINX_CONTROLLER_LABELS
-from why5xx.views.pods import ingress_backends, pod_ready, pod_terminating, routed_services
+from why5xx.views.pods import pod_ready, pod_terminating
+from why5xx.views.routes import ingress_backends, routed_services
 
 RBAC_DOC = "docs/rbac.md"
 _WORKERS = 8

@@ -11,7 +11,8 @@ from typing import Any
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import ISTIO_PROXY
-from why5xx.views.pods import ServiceTarget, container_ports, pod_template_spec, selected_workloads
+from why5xx.views.pods import container_ports, pod_template_spec
+from why5xx.views.service import ServiceTarget, selected_workloads
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

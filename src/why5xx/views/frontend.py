@@ -34,7 +34,8 @@ from why5xx.rules.ingress.backend_missing import (
     INGRESS_NGINX,
 )
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import IngressBackend, ingress_backends, pod_template_labels
+from why5xx.views.pods import pod_template_labels
+from why5xx.views.routes import IngressBackend, ingress_backends
 
 NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
 # Labels the ingress-nginx Helm chart and static manifests put on controller pods.

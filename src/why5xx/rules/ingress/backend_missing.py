@@ -13,7 +13,7 @@ from why5xx.rules.base import Scope, rule
 from why5xx.rules.evidence import fact, ports_text
 from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import IngressBackend, ingress_backends
+from why5xx.views.routes import IngressBackend, ingress_backends
 
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"

@@ -34,14 +34,8 @@ from why5xx.views.frontend import (
     istio_sidecar,
     traffic_policy,
 )
-from why5xx.views.pods import (
-    ContainerPort,
-    ServiceTarget,
-    container_ports,
-    containers,
-    pod_template_spec,
-    ready_backends,
-)
+from why5xx.views.pods import ContainerPort, container_ports, containers, pod_template_spec
+from why5xx.views.service import ServiceTarget, ready_backends
 
 ROOT_NAMESPACE = "istio-system"
 CLUSTER_DOMAIN = "svc.cluster.local"

@@ -27,15 +27,9 @@ from why5xx.rules.evidence import (
     workload_totals,
 )
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
-from why5xx.views.pods import (
-    ContainerState,
-    Revisions,
-    ServiceTarget,
-    containers,
-    ready_backends,
-    revisions,
-    template_container,
-)
+from why5xx.views.pods import ContainerState, containers
+from why5xx.views.revisions import Revisions, revisions, template_container
+from why5xx.views.service import ServiceTarget, ready_backends
 
 MAX_TEXT = 400  # kubelet pull errors put the reason at the end
 # A restart this recent still explains 5xx now; an older one on a container

@@ -38,12 +38,12 @@ from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.pods import (
     ContainerState,
     ProbeKill,
-    ServiceTarget,
     container_spec,
     container_states,
     never_ready,
     probe_kills,
 )
+from why5xx.views.service import ServiceTarget
 
 # --- crash-loop -----------------------------------------------------------------
 

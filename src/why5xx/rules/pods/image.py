@@ -23,7 +23,8 @@ from why5xx.rules.pods.common import (
     waiting_evidence,
 )
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.pods import ContainerState, ServiceTarget, container_spec, container_states
+from why5xx.views.pods import ContainerState, container_spec, container_states
+from why5xx.views.service import ServiceTarget
 
 _PULL_WAITING = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}

@@ -34,7 +34,8 @@ from why5xx.rules.pods.common import (
     waiting_evidence,
 )
 from why5xx.snapshot import Event, Obj, Snapshot
-from why5xx.views.pods import ContainerState, ServiceTarget, condition, container_states, containers
+from why5xx.views.pods import ContainerState, condition, container_states, containers
+from why5xx.views.service import ServiceTarget
 
 _MISSING = re.compile(
     r'(?P<kind>configmap|secret|persistentvolumeclaim)s? "(?P<name>[^"]+)" not found', re.I

@@ -40,12 +40,9 @@ from why5xx.rules.evidence import (
 )
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.pods import (
-    REVISION_ANNOTATION,
     ContainerPort,
     ContainerState,
     ProbeKill,
-    Revisions,
-    ServiceTarget,
     condition,
     container_ports,
     container_spec,
@@ -55,10 +52,9 @@ from why5xx.views.pods import (
     pod_ready,
     pod_template_spec,
     probe_kills,
-    ready_backends,
-    revisions,
-    template_container,
 )
+from why5xx.views.revisions import REVISION_ANNOTATION, Revisions, revisions, template_container
+from why5xx.views.service import ServiceTarget, ready_backends
 
 # What the API server fills in for a probe field left out (core/v1 Probe).
 _PROBE_DEFAULTS = {

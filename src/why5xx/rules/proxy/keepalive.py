@@ -36,7 +36,9 @@ from why5xx.views.frontend import (
     traffic_policy,
     virtual_service_routes,
 )
-from why5xx.views.pods import ServiceTarget, autoscalers, condition, ingress_backends
+from why5xx.views.pods import condition
+from why5xx.views.routes import ingress_backends
+from why5xx.views.service import ServiceTarget, autoscalers
 
 # Envoy's `common_http_protocol_options.idle_timeout` when unset: 1 hour
 # (envoy api/envoy/config/core/v3/protocol.proto, HttpProtocolOptions).

@@ -15,7 +15,7 @@ from why5xx.rules import kubectl
 from why5xx.rules.base import rule
 from why5xx.rules.evidence import MAX_NAMED, fact, named
 from why5xx.snapshot import Obj, Snapshot, distinct
-from why5xx.views.pods import ServiceTarget, autoscalers, selected_workloads
+from why5xx.views.service import ServiceTarget, autoscalers, selected_workloads
 
 # Labels the platform adds to every pod; a near miss on them means nothing.
 _GENERATED_LABELS = frozenset(

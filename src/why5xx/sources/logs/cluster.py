@@ -21,14 +21,9 @@ from why5xx.kube import labels_match, parse_time
 from why5xx.logmodel import PodInfo, TimelineEvent
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.logs.aggregate import Classified, Group, Resolve
-from why5xx.views.pods import (
-    container_states,
-    ingress_isolated,
-    pod_ready,
-    pod_template_labels,
-    pod_terminating,
-    routed_services,
-)
+from why5xx.views.pods import container_states, pod_ready, pod_template_labels, pod_terminating
+from why5xx.views.policy import ingress_isolated
+from why5xx.views.routes import routed_services
 
 REVISION = "deployment.kubernetes.io/revision"
 # Events a person looks for beside a 5xx burst: rollouts, restarts, OOM
