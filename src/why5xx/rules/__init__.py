@@ -24,7 +24,8 @@ from why5xx.rules.pods.crash import crash_loop, oom_killed
 from why5xx.rules.pods.image import image_pull
 from why5xx.rules.pods.pending import pods_pending
 from why5xx.rules.ports import target_port_mismatch
-from why5xx.rules.probes.readiness import readiness_probe_failing, slow_startup
+from why5xx.rules.probes.readiness import readiness_probe_failing
+from why5xx.rules.probes.startup import slow_startup
 from why5xx.rules.proxy.keepalive import (
     backend_protocol_mismatch,
     connection_pool_exhausted,

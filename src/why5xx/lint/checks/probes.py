@@ -12,9 +12,9 @@ from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import named, servings_of
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.probes.readiness import Probe
 from why5xx.snapshot import Obj
 from why5xx.views.pods import ContainerPort, container_ports, containers, pod_template_spec
+from why5xx.views.probes import Probe
 
 _PROBE_KINDS = ("readiness", "liveness", "startup")
 _PORT_HANDLERS = ("httpGet", "tcpSocket", "grpc")
