@@ -7,7 +7,7 @@ import shlex
 import orjson
 import pytest
 
-from why5xx.rules import kubectl
+from why5xx import kubectl
 from why5xx.snapshot import Obj
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from why5xx import kubectl
+from why5xx.evidence import MAX_NAMED, fact
 from why5xx.kube import format_duration, label_selector_matches, parse_time, selector_string
 from why5xx.model import Draft, Evidence, Fix
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import MAX_NAMED, fact
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.views.pods import condition, container_states, pod_ready, pod_terminating
 from why5xx.views.revisions import REVISION_ANNOTATION

@@ -21,11 +21,11 @@ from typing import Any
 
 import orjson
 
+from why5xx import kubectl
 from why5xx.appservers import is_loopback
+from why5xx.evidence import fact
 from why5xx.model import Draft, Evidence, Fix
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import (
     IngressRoute,

@@ -20,11 +20,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact, ports_text
 from why5xx.kube import closest_name, label_selector_matches
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.evidence import fact, ports_text
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.pods import condition
 from why5xx.views.routes import GATEWAY_API, RouteBackend, route_backends

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from why5xx import kubectl
 from why5xx.appservers import BigHeaders, big_headers
+from why5xx.evidence import fact
 from why5xx.model import Draft, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.snapshot import Snapshot
 from why5xx.views.backend import Serving, serving_containers
 from why5xx.views.frontend import (

@@ -13,11 +13,11 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from why5xx import kubectl
 from why5xx.appservers import AppServer, Listen, app_server, env_listening, with_listen
+from why5xx.evidence import fact
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers
 from why5xx.views.pods import container_spec, container_states, probe_kills

@@ -35,11 +35,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact
 from why5xx.kube import label_selector_matches, selector_string
 from why5xx.model import Draft, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import NginxController, nginx_routes

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact, pod_count
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact, pod_count
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.pods import (
     ContainerPort,

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact
 from why5xx.kube import parse_time, scaled_value
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers, workloads
 from why5xx.views.pods import pod_template_spec, pod_terminating

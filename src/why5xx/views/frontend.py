@@ -25,9 +25,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact
 from why5xx.model import Evidence, ObjectRef
-from why5xx.rules import kubectl
-from why5xx.rules.evidence import fact
 from why5xx.rules.ingress.backend_missing import (
     CLASS_ANNOTATION,
     DEFAULT_CLASS_ANNOTATION,

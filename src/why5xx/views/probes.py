@@ -16,11 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from why5xx.evidence import clip, workload_totals
 from why5xx.kube import parse_time
-from why5xx.rules.evidence import (
-    clip,
-    workload_totals,
-)
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.pods import (
     ContainerState,

@@ -7,10 +7,10 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import fact, ports_text
 from why5xx.model import Draft, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.evidence import fact, ports_text
 from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.routes import IngressBackend, ingress_backends

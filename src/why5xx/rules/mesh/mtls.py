@@ -19,11 +19,11 @@ from typing import Any
 
 import orjson
 
+from why5xx import kubectl
+from why5xx.evidence import fact
 from why5xx.kube import closest_name, labels_match, selector_string
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.rules.ports import PROBE_FIELDS, ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import (

@@ -14,18 +14,9 @@ from typing import Any
 
 import orjson
 
+from why5xx import kubectl
+from why5xx.evidence import MAX_NAMED, ago, clip, fact, impact, named, pod_count, workload_totals
 from why5xx.model import Draft, Evidence, Fix, Severity
-from why5xx.rules import kubectl
-from why5xx.rules.evidence import (
-    MAX_NAMED,
-    ago,
-    clip,
-    fact,
-    impact,
-    named,
-    pod_count,
-    workload_totals,
-)
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.views.pods import ContainerState, containers
 from why5xx.views.revisions import Revisions, revisions, template_container

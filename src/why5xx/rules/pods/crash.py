@@ -7,16 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from why5xx import kubectl
 from why5xx.appservers import jvm_max_heap
+from why5xx.evidence import MAX_NAMED, clip, fact
 from why5xx.kube import parse_quantity
 from why5xx.model import Draft
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import (
-    MAX_NAMED,
-    clip,
-    fact,
-)
 from why5xx.rules.pods.common import (
     MAX_TEXT,
     Hit,

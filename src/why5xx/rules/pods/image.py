@@ -6,12 +6,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from why5xx import kubectl
+from why5xx.evidence import fact
 from why5xx.model import Draft
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import (
-    fact,
-)
 from why5xx.rules.pods.common import (
     Hit,
     drafts,

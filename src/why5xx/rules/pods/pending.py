@@ -12,15 +12,11 @@ from typing import Any
 
 import orjson
 
+from why5xx import kubectl
+from why5xx.evidence import clip, duration, fact
 from why5xx.kube import closest_name, parse_quantity, parse_time
 from why5xx.model import Draft, Evidence, ObjectRef
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import (
-    clip,
-    duration,
-    fact,
-)
 from why5xx.rules.pods.common import (
     MAX_TEXT,
     Hit,

@@ -8,17 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from why5xx import kubectl
+from why5xx.evidence import ago, clip, duration, fact, impact, named, pod_count
 from why5xx.model import Evidence, Severity
-from why5xx.rules import kubectl
-from why5xx.rules.evidence import (
-    ago,
-    clip,
-    duration,
-    fact,
-    impact,
-    named,
-    pod_count,
-)
 from why5xx.snapshot import Event, Obj
 from why5xx.views.pods import (
     containers,

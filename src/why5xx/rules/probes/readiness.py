@@ -8,13 +8,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx import kubectl
+from why5xx.evidence import MAX_NAMED, fact
 from why5xx.model import Draft, Evidence, Fix
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import (
-    MAX_NAMED,
-    fact,
-)
 from why5xx.rules.probes.common import (
     BARE_POD,
     endpoint_evidence,

@@ -14,11 +14,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx import kubectl
 from why5xx.appservers import AppServer, app_server, with_option
+from why5xx.evidence import fact
 from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import fact
 from why5xx.rules.ports import ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers, workloads

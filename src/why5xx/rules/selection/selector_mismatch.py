@@ -9,11 +9,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from why5xx import kubectl
+from why5xx.evidence import MAX_NAMED, fact, named
 from why5xx.kube import selector_string
 from why5xx.model import Draft, Fix
-from why5xx.rules import kubectl
 from why5xx.rules.base import rule
-from why5xx.rules.evidence import MAX_NAMED, fact, named
 from why5xx.snapshot import Obj, Snapshot, distinct
 from why5xx.views.service import ServiceTarget, autoscalers, selected_workloads
 
