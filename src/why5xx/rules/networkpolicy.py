@@ -40,11 +40,11 @@ from why5xx.evidence import fact
 from why5xx.kube import label_selector_matches, selector_string
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules.base import rule
-from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import NginxController, nginx_routes
 from why5xx.views.pods import container_ports
 from why5xx.views.policy import policy_types
+from why5xx.views.ports import service_ports
 from why5xx.views.service import ServiceTarget
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"

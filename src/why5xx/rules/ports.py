@@ -21,64 +21,19 @@ from why5xx.views.pods import (
     pod_ready,
     pod_template_spec,
 )
+from why5xx.views.ports import PROBE_FIELDS, ServicePort, service_ports
 from why5xx.views.service import ServiceTarget, selected_workloads
 
-PROBE_FIELDS = ("readinessProbe", "livenessProbe", "startupProbe")
 _PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")
+
 _MAX_NAMED = 3
+
 # Injected mesh proxies declare their own ports and Istio rewrites the app's
 # probes to its agent (`/app-health/<container>/readyz` on 15020): neither says
 # where the app listens.
 _MESH_PROXIES = frozenset({"istio-proxy", "linkerd-proxy"})
+
 _ISTIO_PROBE_PATH = "/app-health/"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServicePort:
-    """One entry of a Service's `spec.ports`, with targetPort defaulted as the
-    API server does (to `port`)."""
-
-    index: int
-    name: str
-    port: int
-    protocol: str
-    target: int | str
-    defaulted: bool  # targetPort was not set
-
-    @property
-    def field(self) -> str:
-        return f"spec.ports[{self.name or self.index}]"
-
-    def __str__(self) -> str:
-        return (
-            f"{self.name} ({self.port}/{self.protocol})"
-            if self.name
-            else f"{self.port}/{self.protocol}"
-        )
-
-
-def service_ports(service: Obj) -> tuple[ServicePort, ...]:
-    out: list[ServicePort] = []
-    for index, raw in enumerate(service.spec.get("ports") or ()):
-        if raw.get("port") is None:
-            continue
-        target = raw.get("targetPort")
-        defaulted = target is None
-        if defaulted:
-            target = raw["port"]
-        elif isinstance(target, str) and target.isdigit():
-            target = int(target)
-        out.append(
-            ServicePort(
-                index=index,
-                name=str(raw.get("name") or ""),
-                port=int(raw["port"]),
-                protocol=str(raw.get("protocol") or "TCP"),
-                target=target if isinstance(target, str) else int(target),
-                defaulted=defaulted,
-            )
-        )
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

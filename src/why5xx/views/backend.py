@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from why5xx.rules.ports import service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import ISTIO_PROXY
 from why5xx.views.pods import container_ports, pod_template_spec
+from why5xx.views.ports import service_ports
 from why5xx.views.service import ServiceTarget, selected_workloads
 
 

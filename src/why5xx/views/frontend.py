@@ -28,12 +28,8 @@ from typing import Any
 from why5xx import kubectl
 from why5xx.evidence import fact
 from why5xx.model import Evidence, ObjectRef
-from why5xx.rules.ingress.backend_missing import (
-    CLASS_ANNOTATION,
-    DEFAULT_CLASS_ANNOTATION,
-    INGRESS_NGINX,
-)
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.ingress import CLASS_ANNOTATION, DEFAULT_CLASS_ANNOTATION, INGRESS_NGINX
 from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import IngressBackend, ingress_backends
 

@@ -40,13 +40,10 @@ _PROBE_DEFAULTS = {
     "failureThreshold": 3,
 }
 
-
 # ...and what the kubelet assumes for an httpGet left without them.
 _FIELD_DEFAULTS = {**_PROBE_DEFAULTS, "scheme": "HTTP", "path": "/"}
 
-
 _HANDLERS = ("httpGet", "tcpSocket", "grpc", "exec")
-
 
 # kubelet, reason Unhealthy: "<Kind> probe failed: <output>", "<Kind> probe errored:
 # <error>" and, since 1.26, "<Kind> probe errored and resulted in unknown state: <error>".
@@ -56,31 +53,24 @@ _PROBE_FAILED = re.compile(
     re.DOTALL,
 )
 
-
 _HTTP_STATUS = re.compile(r"HTTP probe failed with statuscode: (\d{3})")
-
 
 # A named probe port the container does not declare: the kubelet then parses the
 # name as a number ('strconv.Atoi: parsing "http": invalid syntax').
 _PORT_NAME = re.compile(r'strconv\.Atoi: parsing "([^"]*)"|port (\S+) not found')
 
-
 _TIMEOUT = re.compile(r"deadline exceeded|Client\.Timeout|i/o timeout|timed out|^timeout:", re.I)
-
 
 _WRONG_SCHEME = re.compile(
     r"HTTP response to HTTPS client|malformed HTTP response|does not look like a TLS handshake"
 )
 
-
 # The kubelet forgets a container's restart back-off once it has run 10 minutes:
 # a restart more recent than that is a crash loop, not history.
 _CRASH_WINDOW = timedelta(minutes=10)
 
-
 # A startupProbe allows the longest observed start this margin.
 START_MARGIN = 1.5
-
 
 MAX_TEXT = 160
 

@@ -10,13 +10,9 @@ from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import route_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.ingress.backend_missing import (
-    DEFAULT_CLASS_ANNOTATION,
-    ingress_backend_missing,
-    ingress_class_missing,
-    requested_class,
-)
+from why5xx.rules.ingress.backend_missing import ingress_backend_missing, ingress_class_missing
 from why5xx.snapshot import Obj
+from why5xx.views.ingress import DEFAULT_CLASS_ANNOTATION, requested_class
 
 
 @check(

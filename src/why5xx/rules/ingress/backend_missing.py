@@ -13,11 +13,13 @@ from why5xx.model import Draft, Fix, Severity
 from why5xx.rules.base import Scope, rule
 from why5xx.rules.gateway import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.ingress import (
+    CLASS_ANNOTATION,
+    DEFAULT_CLASS_ANNOTATION,
+    INGRESS_NGINX,
+    requested_class,
+)
 from why5xx.views.routes import IngressBackend, ingress_backends
-
-CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
-INGRESS_NGINX = "k8s.io/ingress-nginx"
 
 
 def _nearest(name: str, candidates: Iterable[str]) -> str | None:
@@ -33,18 +35,6 @@ def _nearest(name: str, candidates: Iterable[str]) -> str | None:
         if ratio >= 0.6 and (best is None or ratio > best[0]):
             best = (ratio, candidate)
     return best[1] if best else None
-
-
-def requested_class(ingress: Obj) -> tuple[str | None, str]:
-    """The class an Ingress asks for and the field that asks: the
-    `spec.ingressClassName`, else the deprecated annotation."""
-    name = ingress.spec.get("ingressClassName")
-    if name:
-        return str(name), "spec.ingressClassName"
-    annotation = ingress.annotations.get(CLASS_ANNOTATION)
-    if annotation:
-        return str(annotation), f"metadata.annotations.{CLASS_ANNOTATION}"
-    return None, "spec.ingressClassName"
 
 
 def _is_default(ingress_class: Obj) -> bool:

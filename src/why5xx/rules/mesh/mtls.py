@@ -24,7 +24,6 @@ from why5xx.evidence import fact
 from why5xx.kube import closest_name, labels_match, selector_string
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules.base import rule
-from why5xx.rules.ports import PROBE_FIELDS, ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.frontend import (
     NginxController,
@@ -35,6 +34,7 @@ from why5xx.views.frontend import (
     traffic_policy,
 )
 from why5xx.views.pods import ContainerPort, container_ports, containers, pod_template_spec
+from why5xx.views.ports import PROBE_FIELDS, ServicePort, service_ports
 from why5xx.views.service import ServiceTarget, ready_backends
 
 ROOT_NAMESPACE = "istio-system"

@@ -19,7 +19,6 @@ from why5xx.appservers import AppServer, app_server, with_option
 from why5xx.evidence import fact
 from why5xx.model import Draft, Evidence, Fix, ObjectRef, Severity
 from why5xx.rules.base import rule
-from why5xx.rules.ports import ServicePort, service_ports
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers, workloads
 from why5xx.views.frontend import (
@@ -37,6 +36,7 @@ from why5xx.views.frontend import (
     virtual_service_routes,
 )
 from why5xx.views.pods import condition
+from why5xx.views.ports import ServicePort, service_ports
 from why5xx.views.routes import ingress_backends
 from why5xx.views.service import ServiceTarget, autoscalers
 
