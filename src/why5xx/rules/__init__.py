@@ -13,12 +13,10 @@ from why5xx.rules.gateway import route_not_attached
 from why5xx.rules.headers import upstream_header_too_big
 from why5xx.rules.ingress.backend_missing import ingress_backend_missing, ingress_class_missing
 from why5xx.rules.listen import listen_localhost
-from why5xx.rules.mesh.mtls import (
-    mesh_destination_missing,
-    mesh_port_protocol,
-    mtls_mismatch,
-    outlier_ejected,
-)
+from why5xx.rules.mesh.destination import mesh_destination_missing
+from why5xx.rules.mesh.mtls import mtls_mismatch
+from why5xx.rules.mesh.outlier import outlier_ejected
+from why5xx.rules.mesh.port_protocol import mesh_port_protocol
 from why5xx.rules.networkpolicy import network_policy_block
 from why5xx.rules.pods.crash import crash_loop, oom_killed
 from why5xx.rules.pods.image import image_pull
