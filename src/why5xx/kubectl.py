@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from why5xx.kube import selector_string
+from why5xx.model import ObjectRef
 from why5xx.snapshot import Obj
 
 # kubectl resource names for the kinds findings talk about.
@@ -61,6 +62,11 @@ def get_yaml(obj: Obj, jsonpath: str | None = None) -> str:
             f"kubectl get{_ns(obj.namespace)} {resource(obj)} -o jsonpath={shlex.quote(jsonpath)}"
         )
     return f"kubectl get{_ns(obj.namespace)} {resource(obj)} -o yaml"
+
+
+def get_ref_yaml(ref: ObjectRef) -> str:
+    """`get_yaml` of an object the input may not hold (a ConfigMap a flag names)."""
+    return f"kubectl get {ref.kind.lower()} -n {ref.namespace} {ref.name} -o yaml"
 
 
 def events(obj: Obj) -> str:

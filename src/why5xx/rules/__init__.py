@@ -24,12 +24,10 @@ from why5xx.rules.pods.pending import pods_pending
 from why5xx.rules.ports import target_port_mismatch
 from why5xx.rules.probes.readiness import readiness_probe_failing
 from why5xx.rules.probes.startup import slow_startup
-from why5xx.rules.proxy.keepalive import (
-    backend_protocol_mismatch,
-    connection_pool_exhausted,
-    keepalive_race,
-    upstream_timeout,
-)
+from why5xx.rules.proxy.keepalive import keepalive_race
+from why5xx.rules.proxy.pool import connection_pool_exhausted
+from why5xx.rules.proxy.protocol import backend_protocol_mismatch
+from why5xx.rules.proxy.timeout import upstream_timeout
 from why5xx.rules.rollout import rollout_no_prestop
 from why5xx.rules.selection.selector_mismatch import (
     no_matching_workload,
