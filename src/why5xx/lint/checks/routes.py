@@ -10,7 +10,8 @@ from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import route_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.ingress.backend_missing import ingress_backend_missing, ingress_class_missing
+from why5xx.rules.ingress.backend_missing import ingress_backend_missing
+from why5xx.rules.ingress.class_missing import ingress_class_missing
 from why5xx.snapshot import Obj
 from why5xx.views.ingress import DEFAULT_CLASS_ANNOTATION, requested_class
 

@@ -11,8 +11,9 @@ from why5xx.lint.checks.common import named, service_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
 from why5xx.rules.ports import target_port_mismatch
-from why5xx.rules.selection.selector_mismatch import near_misses, no_matching_workload
+from why5xx.rules.selection.no_matching_workload import no_matching_workload
 from why5xx.snapshot import Obj
+from why5xx.views.selection import near_misses
 
 
 @check(

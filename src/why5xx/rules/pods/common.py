@@ -28,7 +28,6 @@ MAX_TEXT = 400  # kubelet pull errors put the reason at the end
 _RECENT = timedelta(minutes=30)
 
 # --- exit codes ---------------------------------------------------------------
-
 _SIGNALS = {
     1: "SIGHUP",
     2: "SIGINT",

@@ -1,0 +1,135 @@
+"""What nearly matches a Service's selector: pods whose labels differ from it
+by one key or value (a typo, a renamed label, a version bump), the signature
+of a selector mismatch. Labels controllers generate are never candidates."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from why5xx.snapshot import Obj, Snapshot
+
+# Labels the platform adds to every pod; a near miss on them means nothing.
+_GENERATED_LABELS = frozenset(
+    {"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NearMiss:
+    """Pods that would match the selector but for one label."""
+
+    key: str  # the selector key that misses
+    wanted: str  # the selector's value
+    found: str | None  # the pods' value for that key, None when they lack it
+    found_key: str | None  # a differently spelled key carrying the wanted value
+    pods: tuple[Obj, ...]
+
+    @property
+    def difference(self) -> str:
+        if self.found_key is not None:
+            return f"pods carry {self.found_key}={self.wanted}, not {self.key}={self.wanted}"
+        if self.found is None:
+            return f"pods have no {self.key} label (selector wants {self.key}={self.wanted})"
+        return f"selector wants {self.key}={self.wanted}, pods have {self.key}={self.found}"
+
+
+# How alike two label values must be to count as a typo or a rename: high
+# enough that different apps (`accounts` / `checkout`, 0.625) stay apart.
+_SIMILARITY = 0.75
+
+
+def _similar(a: str, b: str) -> bool:
+    """Values a human would call a typo or a rename of each other:
+    `checkout` / `chekout`, `payments` / `payments-v2`, `API` / `api`."""
+    a, b = a.lower(), b.lower()
+    if a == b or (min(len(a), len(b)) >= 3 and (a in b or b in a)):
+        return True
+    return difflib.SequenceMatcher(None, a, b).ratio() >= _SIMILARITY
+
+
+# Label keys that mean the same thing: Helm charts and the recommended labels
+# (app.kubernetes.io/*) replace the older short keys, a common source of misses.
+_KEY_ALIASES = (
+    frozenset({"app", "name", "k8s-app", "app.kubernetes.io/name"}),
+    frozenset({"version", "app.kubernetes.io/version"}),
+    frozenset({"component", "app.kubernetes.io/component"}),
+    frozenset({"instance", "release", "app.kubernetes.io/instance"}),
+    frozenset({"part-of", "app.kubernetes.io/part-of"}),
+)
+
+# Keys that name the application: another value there is another app, so it
+# is a near miss only when the value is similar (`checkout` ~ `checkout-v2`).
+_IDENTITY_KEYS = _KEY_ALIASES[0] | _KEY_ALIASES[3]
+
+
+def _similar_key(a: str, b: str) -> bool:
+    """`App` ~ `app`, `example.com/tier` ~ `tier`, `app` ~ `app.kubernetes.io/name`."""
+    tail_a, tail_b = re.split(r"[./]", a)[-1].lower(), re.split(r"[./]", b)[-1].lower()
+    return tail_a == tail_b or any(a in group and b in group for group in _KEY_ALIASES)
+
+
+def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> list[NearMiss]:
+    """Groups of pods that miss `selector` by exactly one key, best first.
+
+    With several selector keys, pods matching all but one are near misses
+    whatever their value for the last (`version: v2` against `v3`), unless
+    that key names the application (`app`, `app.kubernetes.io/name`, ...):
+    pods of another app sharing `version: v1` are no near miss. There, and
+    with a single key, only a similar value (typo, rename, `-v2` suffix) or
+    the same value under a similar key counts: otherwise every pod in the
+    namespace would be a near miss.
+    """
+    misses: list[NearMiss] = []
+    for key, wanted in selector.items():
+        if key in _GENERATED_LABELS:
+            continue
+        others = {k: v for k, v in selector.items() if k != key}
+        candidates = {p.name for p in snap.pods_matching(namespace, others)} if others else None
+        for value, names in snap.pod_label_values(namespace, key).items():
+            if value == wanted:
+                continue
+            pods = names if candidates is None else names & candidates
+            any_value = bool(others) and key not in _IDENTITY_KEYS
+            if pods and (any_value or _similar(value, wanted)):
+                misses.append(_near_miss(snap, namespace, key, wanted, value, None, pods))
+        if others and candidates and key not in _IDENTITY_KEYS:
+            lacking = candidates - {
+                n for names in snap.pod_label_values(namespace, key).values() for n in names
+            }
+            if lacking:
+                misses.append(_near_miss(snap, namespace, key, wanted, None, None, lacking))
+        for other_key in snap.pod_label_keys(namespace):
+            if other_key == key or not _similar_key(other_key, key):
+                continue
+            pods = snap.pod_label_values(namespace, other_key).get(wanted, frozenset())
+            if candidates is not None:
+                pods = pods & candidates
+            if pods:
+                misses.append(_near_miss(snap, namespace, key, wanted, None, other_key, pods))
+    # Most pods first; a value closer to the wanted one breaks ties.
+    return sorted(
+        misses,
+        key=lambda m: (
+            -len(m.pods),
+            -difflib.SequenceMatcher(None, m.found or "", m.wanted).ratio(),
+            m.key,
+        ),
+    )
+
+
+def _near_miss(
+    snap: Snapshot,
+    namespace: str,
+    key: str,
+    wanted: str,
+    found: str | None,
+    found_key: str | None,
+    names: frozenset[str] | set[str],
+) -> NearMiss:
+    pods = tuple(
+        pod for name in sorted(names) if (pod := snap.get("Pod", namespace, name)) is not None
+    )
+    return NearMiss(key=key, wanted=wanted, found=found, found_key=found_key, pods=pods)
