@@ -56,6 +56,11 @@ def describe(obj: Obj) -> str:
     return f"kubectl describe{_ns(obj.namespace)} {resource(obj)}"
 
 
+def describe_route(route: Obj) -> str:
+    """`kubectl describe` of an HTTPRoute, as the Gateway API docs spell it."""
+    return f"kubectl describe httproute -n {route.namespace} {route.name}"
+
+
 def get_yaml(obj: Obj, jsonpath: str | None = None) -> str:
     if jsonpath:
         return (

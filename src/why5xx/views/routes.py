@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from why5xx.evidence import fact
+from why5xx.model import Evidence
 from why5xx.snapshot import Obj
 
 
@@ -117,3 +119,43 @@ def routed_services(route: Obj) -> tuple[tuple[str, str], ...]:
     else:
         found = [(b.namespace, b.name) for b in route_backends(route) if b.service]
     return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParentCondition:
+    """A condition a controller wrote for one parent of a route."""
+
+    index: int  # position in status.parents
+    type: str
+    status: str
+    reason: str
+    message: str
+    controller: str
+
+    @property
+    def field(self) -> str:
+        return f"status.parents[{self.index}].conditions[{self.type}]"
+
+    def evidence(self, route: Obj, expected: str | None = None) -> Evidence:
+        return fact(
+            route, self.field, f"{self.status} ({self.reason}: {self.message})", expected=expected
+        )
+
+
+def parent_conditions(route: Obj, kind: str) -> list[ParentCondition]:
+    """The route's conditions of one type, parent by parent."""
+    out: list[ParentCondition] = []
+    for index, parent in enumerate(route.status.get("parents") or ()):
+        for cond in parent.get("conditions") or ():
+            if cond.get("type") == kind:
+                out.append(
+                    ParentCondition(
+                        index=index,
+                        type=kind,
+                        status=str(cond.get("status", "")),
+                        reason=str(cond.get("reason", "")),
+                        message=str(cond.get("message", "")),
+                        controller=str(parent.get("controllerName", "")),
+                    )
+                )
+    return out

@@ -3,41 +3,22 @@ or a port that does not exist."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from why5xx import kubectl
 from why5xx.evidence import fact, ports_text
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.gateway import http_route_backend_drafts
+from why5xx.rules.ingress.http_route_backends import http_route_backend_drafts
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.ingress import (
-    DEFAULT_CLASS_ANNOTATION,
     INGRESS_NGINX,
+    is_default,
+    nearest,
     requested_class,
 )
 from why5xx.views.routes import IngressBackend, ingress_backends
-
-
-def nearest(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate a person most likely meant by `name` (a typo, a rename,
-    a suffix added or dropped), or None when nothing is close. Unlike
-    `kube.closest_name`, a name inside the other counts as close: Services
-    get renamed by a suffix (blog -> blog-ghost, ratio 0.57)."""
-    best: tuple[float, str] | None = None
-    for candidate in candidates:
-        ratio = difflib.SequenceMatcher(None, name, candidate).ratio()
-        if name in candidate or candidate in name:
-            ratio = max(ratio, 0.7)
-        if ratio >= 0.6 and (best is None or ratio > best[0]):
-            best = (ratio, candidate)
-    return best[1] if best else None
-
-
-def is_default(ingress_class: Obj) -> bool:
-    return ingress_class.annotations.get(DEFAULT_CLASS_ANNOTATION) == "true"
 
 
 def _controller(snap: Snapshot, ingress: Obj) -> str | None:
@@ -297,7 +278,7 @@ def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
     invalid, 500 status codes MUST be returned for requests that would have
     otherwise been routed to an invalid backend", `httproute_types.go`);
     the patch fixes the name or port, or adds the ReferenceGrant (see
-    `rules/gateway.py`).
+    `rules/ingress/http_route_backends.py`).
     """
     if ingress.kind == "HTTPRoute":
         yield from http_route_backend_drafts(snap, ingress)

@@ -10,10 +10,11 @@ from why5xx import kubectl
 from why5xx.evidence import fact
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules.base import Scope, rule
-from why5xx.rules.ingress.backend_missing import is_default, nearest
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.ingress import (
     CLASS_ANNOTATION,
+    is_default,
+    nearest,
     requested_class,
 )
 
