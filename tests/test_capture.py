@@ -18,14 +18,13 @@ from fakeapi.fixtures import FakeCluster, StartCluster
 from test_live_scenarios import SCENARIOS, normalised
 from why5xx.cli import main
 from why5xx.engine import Target, diagnose
-from why5xx.rules.base import ROUTE_KINDS
 from why5xx.scenarios import Scenario, read_bundle
 from why5xx.sources.bundle import load_bundle
 from why5xx.sources.capture import LAST_APPLIED, REDACTED, redact
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.sources.live import read_target
 from why5xx.sources.manifest import MANIFEST_FILE
-from why5xx.views.routes import routed_services
+from why5xx.views.routes import ROUTE_KINDS, routed_services
 
 PLANTED = "hunter2-planted-Zq9xW"  # must appear in no captured byte, in any encoding
 

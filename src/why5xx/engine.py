@@ -16,9 +16,9 @@ from why5xx.causes import RANK
 from why5xx.logmodel import LogSummary
 from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, Skipped, Status
 from why5xx.rules import RULES
-from why5xx.rules.base import ROUTE_KINDS, Rule, Scope
+from why5xx.rules.base import Rule, Scope
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.views.routes import routed_services
+from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, ready_backends
 
 

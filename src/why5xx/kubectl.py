@@ -29,6 +29,7 @@ RESOURCE = {
     "EndpointSlice": "endpointslice",
     "Endpoints": "endpoints",
 }
+
 # Kinds two API groups define: kubectl needs the group to tell them apart.
 QUALIFIED = {
     ("gateway.networking.k8s.io", "Gateway"): "gateways.gateway.networking.k8s.io",
@@ -153,3 +154,12 @@ def top_pod(pod: Obj) -> str:
 def rollout_history(obj: Obj, revision: int | None = None) -> str:
     flag = f" --revision={revision}" if revision is not None else ""
     return f"kubectl rollout history{_ns(obj.namespace)} {resource(obj)}{flag}"
+
+
+def dns_check(name: str) -> str:
+    """A lookup from inside the cluster; it starts a throwaway pod, so it is
+    offered as an optional step of a fix, never as a read-only confirm."""
+    return (
+        "kubectl run -it --rm dnscheck --image=busybox:1.36 --restart=Never -- "
+        f"nslookup {shlex.quote(name)}"
+    )

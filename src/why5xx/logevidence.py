@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from why5xx.causes import BY_ID, RANK
+from why5xx.kubectl import dns_check
 from why5xx.logmodel import UNCLASSIFIED, CauseSummary, LogSummary, iso
 from why5xx.model import Evidence, Finding, Fix, ObjectRef, Report, Severity, Status
-from why5xx.rules.externalname import dns_check
 
 # A cause must explain at least this share of the target's 5xx to become a
 # finding on the logs alone; from this share it is critical.

@@ -21,11 +21,10 @@ from typing import Any
 
 from why5xx.kube import label_selector_matches
 from why5xx.lint.base import Scope
-from why5xx.rules.base import ROUTE_KINDS
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers
 from why5xx.views.pods import pod_template_labels, pod_template_spec
-from why5xx.views.routes import routed_services
+from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, selected_workloads
 
 DEFAULT_NAMESPACE = "default"

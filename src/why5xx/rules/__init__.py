@@ -6,6 +6,8 @@ Adding a cause: one module under `rules/`, its line here, scenarios under
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from why5xx.rules.base import Rule
 from why5xx.rules.endpoints import endpoints_terminating
 from why5xx.rules.externalname import external_name_dns
@@ -64,3 +66,6 @@ RULES: tuple[Rule, ...] = (
     keepalive_race,
     outlier_ejected,
 )
+
+# Code outside rules/ that runs a rule (lint) takes it from here, by cause id.
+BY_CAUSE: Mapping[str, Rule] = {r.cause: r for r in RULES}

@@ -16,6 +16,7 @@ from typing import TypeVar
 from why5xx.causes import BY_ID
 from why5xx.model import Draft, Severity
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.views.routes import ROUTE_KINDS
 from why5xx.views.service import ServiceTarget
 
 
@@ -25,10 +26,6 @@ class Scope(StrEnum):
     # the routing kinds among its `inputs`, and needs only its other inputs.
     ROUTE = "route"
 
-
-# Objects that route to Services: `diagnose KIND/NAME` diagnoses one, then
-# each Service it routes to (`views.routed_services`).
-ROUTE_KINDS = ("Ingress", "HTTPRoute")
 
 ServiceCheck = Callable[[Snapshot, ServiceTarget], Iterable[Draft]]
 IngressCheck = Callable[[Snapshot, Obj], Iterable[Draft]]  # any of ROUTE_KINDS

@@ -24,6 +24,7 @@ import orjson
 from why5xx import kubectl
 from why5xx.appservers import is_loopback
 from why5xx.evidence import fact
+from why5xx.kubectl import dns_check
 from why5xx.model import Draft, Evidence, Fix
 from why5xx.rules.base import rule
 from why5xx.snapshot import Obj, Snapshot
@@ -42,21 +43,14 @@ _IN_CLUSTER = re.compile(
     r"^(?P<name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.(?P<ns>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)"
     r"\.svc(?:\.cluster\.local)?$"
 )
+
 # What ingress-nginx logs when an ExternalName backend gets no peer.
 _NGINX_SIGNS = (
     "Invalid attempt to use localhost|does not have any active Endpoint|Invalid DNS name"
     "|failed to query the DNS server|error while setting current upstream peer"
 )
+
 _DISABLE_FLAG = "disable-svc-external-name"
-
-
-def dns_check(name: str) -> str:
-    """A lookup from inside the cluster; it starts a throwaway pod, so it is
-    offered as an optional step of a fix, never as a read-only confirm."""
-    return (
-        "kubectl run -it --rm dnscheck --image=busybox:1.36 --restart=Never -- "
-        f"nslookup {shlex.quote(name)}"
-    )
 
 
 def _port_number(value: Any) -> int:

@@ -1,7 +1,7 @@
 """The backend's response headers do not fit the buffer ingress-nginx reads
 them into.
 
-ingress-nginx settings come from `rules/frontend.py` (annotation, else
+ingress-nginx settings come from `views/frontend.py` (annotation, else
 ConfigMap, else default); apps known to send large headers from
 `why5xx.appservers.big_headers`. From cluster state the evidence is
 indirect, so the rule speaks only on strong signs and as a warning; the

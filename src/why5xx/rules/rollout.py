@@ -12,62 +12,29 @@ from typing import Any
 
 from why5xx import kubectl
 from why5xx.evidence import fact
-from why5xx.kube import parse_time, scaled_value
+from why5xx.kube import parse_time
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules.base import rule
 from why5xx.snapshot import Event, Obj, Snapshot
 from why5xx.views.backend import Serving, serving_containers, workloads
 from why5xx.views.pods import pod_template_spec, pod_terminating
 from why5xx.views.revisions import REVISION_ANNOTATION
+from why5xx.views.rollout import (
+    DEFAULT_GRACE,
+    PROPOSED_SLEEP,
+    RolloutProblem,
+    grace_period,
+    prestop_drain,
+    strategy_problem,
+)
 from why5xx.views.service import ServiceTarget
 
-# The API server's default `terminationGracePeriodSeconds`.
-DEFAULT_GRACE = 30
-# The drain the fixes propose: long enough for ingress-nginx (backend sync
-# every second once the controller sees the EndpointSlice), kube-proxy and
-# Envoy's EDS to drop the endpoint.
-PROPOSED_SLEEP = 10
 # How long after the controller replaced pods a missing drain is still worth
 # mentioning as the likely cause of today's 5xx.
 RECENT = timedelta(minutes=30)
-# A rolling update that keeps every old pod until a new one is available.
-_SAFE_STRATEGY: Mapping[str, Any] = {
-    "spec": {
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
-    }
-}
-_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
+
 # The native sleep action (KEP-3960): alpha in 1.29, beta (on by default) in 1.30, GA in 1.34.
 _SLEEP_ACTION_MINOR = 30
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Drain:
-    """A container's preStop hook, as far as it delays the shutdown."""
-
-    how: str  # "sleep action 10 s", "exec: sleep 5 && nginx -s quit", "httpGet /drain"
-    seconds: float | None  # how long it waits; None when it cannot be told
-
-
-def prestop_drain(container: Mapping[str, Any]) -> Drain | None:
-    """The preStop drain of a container spec, None when it has no preStop.
-
-    Knows the native `lifecycle.preStop.sleep.seconds` action and an `exec`
-    that runs `sleep N` (alone or before a graceful quit); an httpGet or
-    another command is taken as a drain of unknown length."""
-    pre = (container.get("lifecycle") or {}).get("preStop") or {}
-    if "sleep" in pre:
-        seconds = float((pre.get("sleep") or {}).get("seconds") or 0)
-        return Drain(how=f"sleep action {seconds:g} s", seconds=seconds)
-    if "exec" in pre:
-        command = " ".join(str(w) for w in (pre.get("exec") or {}).get("command") or ())
-        found = _SLEEP.search(command)
-        return Drain(how=f"exec: {command}", seconds=float(found.group(1)) if found else None)
-    if "httpGet" in pre:
-        return Drain(how=f"httpGet {(pre.get('httpGet') or {}).get('path', '/')}", seconds=None)
-    if pre:
-        return Drain(how=", ".join(pre), seconds=None)
-    return None
 
 
 def _proxy_kind(container: Mapping[str, Any]) -> str | None:
@@ -214,20 +181,6 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
-    text: str  # one clause, for the title
-    certain: bool  # fails every rollout by construction, not only by a race
-    evidence: Evidence
-    patch: dict[str, Any] | None  # a JSON patch operation on the workload
-    merge: Mapping[str, Any] | None = None  # or a merge patch
-
-
-def grace_period(spec: Mapping[str, Any]) -> int:
-    value = spec.get("terminationGracePeriodSeconds")
-    return DEFAULT_GRACE if value is None else int(value)
-
-
 def _sleep_handler(serving: Serving, native: bool) -> dict[str, Any]:
     kind = _proxy_kind(serving.container)
     if kind == "nginx":
@@ -238,7 +191,9 @@ def _sleep_handler(serving: Serving, native: bool) -> dict[str, Any]:
     return {"exec": {"command": ["sleep", str(PROPOSED_SLEEP)]}}
 
 
-def _container_problems(workload: Obj, serving: Serving, grace: int, native: bool) -> list[Problem]:
+def _container_problems(
+    workload: Obj, serving: Serving, grace: int, native: bool
+) -> list[RolloutProblem]:
     drain = prestop_drain(serving.container)
     where = f"{serving.path}.lifecycle.preStop"
     if drain is None or drain.seconds == 0:
@@ -254,7 +209,7 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
             }
         )
         return [
-            Problem(
+            RolloutProblem(
                 text=f"container {serving.name} has no preStop drain",
                 certain=False,
                 evidence=fact(
@@ -269,7 +224,7 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
     if drain.seconds is not None and drain.seconds >= grace:
         want = int(drain.seconds) + DEFAULT_GRACE
         return [
-            Problem(
+            RolloutProblem(
                 text=(
                     f"container {serving.name}'s preStop ({drain.how}) is not shorter than "
                     f"terminationGracePeriodSeconds {grace}"
@@ -291,41 +246,7 @@ def _container_problems(workload: Obj, serving: Serving, grace: int, native: boo
     return []
 
 
-def strategy_problem(workload: Obj) -> Problem | None:
-    if workload.kind != "Deployment":
-        return None
-    replicas = int(workload.spec.get("replicas", 1) or 0)
-    strategy = workload.spec.get("strategy") or {}
-    if strategy.get("type") == "Recreate":
-        return Problem(
-            text="its Recreate strategy stops every pod before starting new ones",
-            certain=True,
-            evidence=fact(workload, "spec.strategy.type", "Recreate", expected="RollingUpdate"),
-            patch=None,
-            merge=_SAFE_STRATEGY,
-        )
-    rolling = strategy.get("rollingUpdate") or {}
-    unavailable = scaled_value(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
-    if replicas and unavailable >= replicas:
-        return Problem(
-            text=(
-                f"maxUnavailable {rolling.get('maxUnavailable')} lets a rollout take all "
-                f"{replicas} pod(s) down at once"
-            ),
-            certain=True,
-            evidence=fact(
-                workload,
-                "spec.strategy.rollingUpdate.maxUnavailable",
-                str(rolling.get("maxUnavailable")),
-                expected=f"< {replicas} (replicas)",
-            ),
-            patch=None,
-            merge=_SAFE_STRATEGY,
-        )
-    return None
-
-
-def _readiness_gap(workload: Obj, servings: Sequence[Serving]) -> Problem | None:
+def _readiness_gap(workload: Obj, servings: Sequence[Serving]) -> RolloutProblem | None:
     """A new pod counts as available the moment it starts when no container
     has a readiness probe and minReadySeconds is 0."""
     if workload.kind not in ("Deployment", "StatefulSet", "DaemonSet"):
@@ -336,7 +257,7 @@ def _readiness_gap(workload: Obj, servings: Sequence[Serving]) -> Problem | None
     # is no container whose probe to judge.
     if not servings or any(s.container.get("readinessProbe") for s in servings):
         return None
-    return Problem(
+    return RolloutProblem(
         text="new pods get traffic before the app listens (no readiness probe, minReadySeconds 0)",
         certain=False,
         evidence=fact(
@@ -361,7 +282,7 @@ def _native_sleep(snap: Snapshot) -> bool:
     return True
 
 
-def _fix(workload: Obj, problems: Sequence[Problem], native: bool) -> Fix:
+def _fix(workload: Obj, problems: Sequence[RolloutProblem], native: bool) -> Fix:
     operations = [p.patch for p in problems if p.patch]
     lines = [kubectl.json_patch(workload, operations)] if operations else []
     lines += [kubectl.merge_patch(workload, p.merge) for p in problems if p.merge]

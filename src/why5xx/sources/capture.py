@@ -44,7 +44,7 @@ TAR_SUFFIX = ".tar.gz"
 # timeouts, keep-alive, buffers and workers; the app-server settings
 # `appservers.py` reads from env (`reads_env`: listen addresses, keep-alive and
 # request timeouts); and the
-# probes the Istio sidecar rewrote (paths and ports, `rules/mesh.py`).
+# probes the Istio sidecar rewrote (paths and ports, `views/protocols.py`).
 SETTINGS_KEPT = frozenset(
     {
         "ISTIO_KUBE_APP_PROBERS",

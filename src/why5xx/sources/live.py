@@ -49,13 +49,13 @@ from typing import Any, TypeVar
 from why5xx.engine import Target
 from why5xx.kube import selector_string
 from why5xx.rules import RULES
-from why5xx.rules.base import ROUTE_KINDS, Scope
+from why5xx.rules.base import Scope
 from why5xx.snapshot import SERVICE_NAME_LABEL, Obj, Snapshot
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, Kind
 from why5xx.sources.kubeapi import Answer, ApiCall, ClusterError, KubeApi
 from why5xx.views.frontend import NGINX_CONTROLLER_LABELS
 from why5xx.views.pods import pod_ready, pod_terminating
-from why5xx.views.routes import ingress_backends, routed_services
+from why5xx.views.routes import ROUTE_KINDS, ingress_backends, routed_services
 
 RBAC_DOC = "docs/rbac.md"
 _WORKERS = 8

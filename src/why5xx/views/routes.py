@@ -1,5 +1,5 @@
 """What routes to a Service: the backends of an Ingress and of a Gateway API
-route."""
+route, and what a route's parents (its Gateways) say of it in its status."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from typing import Any
 from why5xx.evidence import fact
 from why5xx.model import Evidence
 from why5xx.snapshot import Obj
+
+# Objects that route to Services: `diagnose KIND/NAME` diagnoses one, then
+# each Service it routes to (`routed_services`).
+ROUTE_KINDS = ("Ingress", "HTTPRoute")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,23 +9,26 @@ from typing import cast
 from why5xx.lint.manifests import Backed, Manifests
 from why5xx.lint.model import Problem
 from why5xx.model import Draft
-from why5xx.rules.base import IngressCheck, Rule, Scope, ServiceCheck
+from why5xx.rules import BY_CAUSE
+from why5xx.rules.base import IngressCheck, Scope, ServiceCheck
 from why5xx.snapshot import Obj
 from why5xx.views.backend import Serving
 
 
-def service_rule(rule: Rule, manifests: Manifests, backed: Backed) -> Iterator[Problem]:
+def service_rule(cause: str, manifests: Manifests, backed: Backed) -> Iterator[Problem]:
     """What a diagnosis rule of a Service finds in the manifests, as lint
     problems: where the rule and a check look for the same mismatch, lint
     runs the rule (its logic is not copied) and keeps its title, its first
     evidence field and its fix."""
+    rule = BY_CAUSE[cause]
     assert rule.scope is Scope.SERVICE
     check = cast(ServiceCheck, rule.check)
     return _problems(manifests, check(manifests.snap, backed.target))
 
 
-def route_rule(rule: Rule, manifests: Manifests, route: Obj) -> Iterator[Problem]:
+def route_rule(cause: str, manifests: Manifests, route: Obj) -> Iterator[Problem]:
     """`service_rule` for a diagnosis rule of an Ingress or HTTPRoute."""
+    rule = BY_CAUSE[cause]
     assert rule.scope is Scope.ROUTE
     check = cast(IngressCheck, rule.check)
     return _problems(manifests, check(manifests.snap, route))

@@ -9,7 +9,6 @@ from why5xx.lint.base import Scope, check
 from why5xx.lint.checks.common import service_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.proxy.keepalive import keepalive_race
 from why5xx.snapshot import Obj
 
 
@@ -23,7 +22,7 @@ def keepalive_shorter_than_proxy(manifests: Manifests, service: Obj) -> Iterator
     """The app behind the Service closes idle keep-alive connections before its proxy does.
 
     **What it finds**: what the diagnosis rule `keepalive-race` finds, run
-    over the manifests (its logic, `rules/proxy.py` with
+    over the manifests (its logic, `rules/proxy/keepalive.py` with
     `why5xx.appservers`, is shared, not copied): a container behind the
     Service whose server (gunicorn with a worker that keeps connections,
     uvicorn, hypercorn, Node.js from an official `node:<major>` image)
@@ -43,4 +42,4 @@ def keepalive_shorter_than_proxy(manifests: Manifests, service: Obj) -> Iterator
     """
     backed = manifests.backed(service)
     if backed is not None and backed.servings:
-        yield from service_rule(keepalive_race, manifests, backed)
+        yield from service_rule("keepalive-race", manifests, backed)

@@ -10,15 +10,15 @@ from why5xx.lint.base import Relation, Scope, check, kube_linter, popeye
 from why5xx.lint.checks.common import named, servings_of
 from why5xx.lint.manifests import Manifests, fewest_pods
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.rollout import (
+from why5xx.snapshot import Obj
+from why5xx.views.pods import pod_template_spec
+from why5xx.views.rollout import (
     DEFAULT_GRACE,
     PROPOSED_SLEEP,
     grace_period,
     prestop_drain,
     strategy_problem,
 )
-from why5xx.snapshot import Obj
-from why5xx.views.pods import pod_template_spec
 
 _ROLLED = ("Deployment", "StatefulSet", "DaemonSet")
 _NO_DRAIN_PEERS = (
@@ -39,7 +39,7 @@ def no_prestop_drain(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
     **What it finds**: a container behind a Service with no preStop hook, or
     one that sleeps 0 s. A native `lifecycle.preStop.sleep` action, an
     `exec` that runs `sleep N` (alone or before a graceful quit), an
-    `httpGet` or another command count as a drain (`rules/rollout.py`,
+    `httpGet` or another command count as a drain (`views/rollout.py`,
     `prestop_drain`, as the diagnosis `rollout-no-prestop` reads it).
 
     **Why it is a 5xx**: when a pod is deleted, the kubelet stops it while
@@ -165,7 +165,7 @@ def rollout_drops_all_pods(manifests: Manifests, workload: Obj) -> Iterator[Prob
     **What it finds**: a Deployment behind a Service with the `Recreate`
     strategy, or whose `maxUnavailable` (default 25%, rounded down, as the
     deployment controller resolves it) is not below its replicas
-    (`rules/rollout.py`, `strategy_problem`, the diagnosis's own test).
+    (`views/rollout.py`, `strategy_problem`, the diagnosis's own test).
 
     **Why it is a 5xx**: during the rollout every old pod is stopped before
     a new one is ready: the Service has no endpoints and answers 503 until

@@ -10,8 +10,6 @@ from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import route_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.ingress.backend_missing import ingress_backend_missing
-from why5xx.rules.ingress.class_missing import ingress_class_missing
 from why5xx.snapshot import Obj
 from why5xx.views.ingress import DEFAULT_CLASS_ANNOTATION, requested_class
 
@@ -56,7 +54,7 @@ def route_backend_missing(manifests: Manifests, route: Obj) -> Iterator[Problem]
     **Fix**: point the backend at the existing Service and one of its ports,
     or add the Service; lint routes together with their Services.
     """
-    yield from route_rule(ingress_backend_missing, manifests, route)
+    yield from route_rule("ingress-backend-missing", manifests, route)
 
 
 @check(
@@ -88,7 +86,7 @@ def ingress_class_unknown(manifests: Manifests, route: Obj) -> Iterator[Problem]
     """
     name, _ = requested_class(route) if route.kind == "Ingress" else (None, "")
     if name is not None and manifests.snap.list("IngressClass"):
-        yield from route_rule(ingress_class_missing, manifests, route)
+        yield from route_rule("ingress-class-missing", manifests, route)
 
 
 @check(

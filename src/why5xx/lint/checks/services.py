@@ -10,8 +10,6 @@ from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import named, service_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
-from why5xx.rules.ports import target_port_mismatch
-from why5xx.rules.selection.no_matching_workload import no_matching_workload
 from why5xx.snapshot import Obj
 from why5xx.views.selection import near_misses
 
@@ -56,7 +54,7 @@ def service_selects_nothing(manifests: Manifests, service: Obj) -> Iterator[Prob
         return
     if near_misses(manifests.templates, service.namespace, backed.target.selector):
         return
-    yield from service_rule(no_matching_workload, manifests, backed)
+    yield from service_rule("no-matching-workload", manifests, backed)
 
 
 @check(
@@ -169,4 +167,4 @@ def target_port_not_exposed(manifests: Manifests, service: Obj) -> Iterator[Prob
     backed = manifests.backed(service)
     if backed is None or not backed.workloads:
         return
-    yield from service_rule(target_port_mismatch, manifests, backed)
+    yield from service_rule("target-port-mismatch", manifests, backed)
