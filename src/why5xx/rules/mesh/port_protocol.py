@@ -10,13 +10,10 @@ from why5xx.evidence import fact
 from why5xx.model import Draft, Fix, Severity
 from why5xx.rules.base import rule
 from why5xx.snapshot import Snapshot
-from why5xx.views.frontend import (
-    istio_sidecar,
-)
+from why5xx.views.frontend import istio_sidecar
 from why5xx.views.ports import service_ports
 from why5xx.views.protocols import (
     DECLARE,
-    H2,
     HTTP1,
     SERVER_FIRST,
     TLS,
@@ -34,23 +31,24 @@ def _protocol_problem(declared: Declared, app: Speaks) -> str | None:
     """How the sidecars fail when a port's declared protocol is not what
     the app speaks; None when they cope (an opaque TCP port carries
     anything, sniffing detects HTTP/1.1 and HTTP/2)."""
-    if declared.speaks == HTTP1 and app.speaks == H2:
+    sidecar = declared.protocol
+    if sidecar == HTTP1 and app.speaks.http2:
         return (
             "the sidecars speak HTTP/1.1 to an app that speaks only HTTP/2 (gRPC); the app "
             "rejects the requests, and clients get 503 (Envoy UPE/UC, 'upstream connect error or "
             "disconnect/reset before headers') or gRPC UNAVAILABLE"
         )
-    if declared.speaks == H2 and app.speaks == HTTP1:
+    if sidecar is not None and sidecar.http2 and app.speaks == HTTP1:
         return (
             "the sidecars speak HTTP/2 (prior knowledge) to an app that speaks HTTP/1.1; it "
             "cannot parse the connection preface and closes it: 503 (Envoy UPE/UC)"
         )
-    if declared.speaks in (HTTP1, H2) and app.speaks == TLS:
+    if sidecar is not None and sidecar.http and app.speaks == TLS:
         return (
             "the app serves TLS itself, but the sidecars parse the port as HTTP: the client's TLS "
             "handshake is not HTTP, so the connection is reset (clients see resets or 503)"
         )
-    if declared.speaks is None and app.speaks == SERVER_FIRST:
+    if sidecar is None and app.speaks == SERVER_FIRST:
         return (
             "Istio sniffs the first bytes of each connection to detect the protocol, but a "
             "server-first protocol waits for the server to speak first: connections hang until "
@@ -118,7 +116,7 @@ def mesh_port_protocol(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
             subject=target.service.ref,
             title=(
                 f"Service {target.name} port {port} tells Istio "
-                f"{declared.speaks or 'nothing (sniffing)'} ({declared.how}), but the app speaks "
+                f"{declared.protocol or 'nothing (sniffing)'} ({declared.how}), but the app speaks "
                 f"{app.speaks} ({app.how})"
             ),
             explanation=f"Behind port {port.port} of {target.name}, {problem}.",

@@ -17,16 +17,20 @@ from why5xx.views.frontend import (
     controller_logs,
     nginx_routes,
 )
-from why5xx.views.nginx_protocols import (
-    FIX_FOR,
-    HTTP,
-    NGINX_SPEAKS,
-    Declared,
-    declared_protocol,
-)
 from why5xx.views.ports import ServicePort, service_ports
+from why5xx.views.protocols import GRPC, H2C, HTTP1, TLS, Declared, Protocol, backend_protocol
 from why5xx.views.routes import ingress_backends
 from why5xx.views.service import ServiceTarget
+
+# What each ingress-nginx backend-protocol speaks to the upstream.
+_NGINX_SPEAKS: Mapping[str, frozenset[Protocol]] = {
+    "HTTP": frozenset({HTTP1}),
+    "HTTPS": frozenset({TLS}),
+    "GRPC": frozenset({GRPC, H2C}),
+    "GRPCS": frozenset({GRPC, TLS}),
+}
+# The backend-protocol that speaks what a port declares.
+_FIX_FOR: Mapping[Protocol, str] = {TLS: "HTTPS", GRPC: "GRPC", H2C: "GRPC", HTTP1: "HTTP"}
 
 
 def _service_port(
@@ -78,17 +82,17 @@ def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator
         ingress = route.ingress
         annotation = NGINX_ANNOTATION + "backend-protocol"
         speaks = str(ingress.annotations.get(annotation, "HTTP")).strip().upper()
-        if speaks not in NGINX_SPEAKS:
+        if speaks not in _NGINX_SPEAKS:
             continue
         for backend in route.backends:
             found = _service_port(target, backend.port_name, backend.port_number)
             if found is None:
                 continue
             port, raw = found
-            declared = declared_protocol(port, raw)
-            if declared is None or declared.protocol in NGINX_SPEAKS[speaks]:
+            declared = backend_protocol(port, raw)
+            if declared is None or declared.protocol in _NGINX_SPEAKS[speaks]:
                 continue
-            if declared.protocol == HTTP and speaks == "HTTP":
+            if declared.protocol == HTTP1 and speaks == "HTTP":
                 continue
             yield _protocol_draft(target, route, backend.field, port, declared, speaks)
             break
@@ -104,7 +108,8 @@ def _protocol_draft(
 ) -> Draft:
     ingress, service = route.ingress, target.service
     annotation = NGINX_ANNOTATION + "backend-protocol"
-    want = FIX_FOR[declared.protocol]
+    assert declared.protocol is not None  # backend_protocol always names one
+    want = _FIX_FOR[declared.protocol]
     others = {b.service for b in ingress_backends(ingress)} - {service.name}
     split = (
         f" The annotation applies to every backend of {ingress.name} ({', '.join(sorted(others))}"
