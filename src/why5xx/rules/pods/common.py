@@ -1,25 +1,23 @@
 """What the pod rules share: the selected pods grouped by workload (one
 finding per workload, naming up to five pods; critical only while no pod of
 the Service is ready, a warning while others still serve), how a container
-last ended and what that exit code means, and what the pod's Deployment
-revision changed."""
+last ended and what that exit code means. What the pod's Deployment
+revision changed is `views/revisions.py`'s `container_change`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from why5xx import kubectl
 from why5xx.evidence import MAX_NAMED, ago, clip, fact, impact, named, pod_count, workload_totals
 from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.views.pods import ContainerState, containers
-from why5xx.views.revisions import Revisions, revisions, template_container
 from why5xx.views.service import ServiceTarget, ready_backends
 
 MAX_TEXT = 400  # kubelet pull errors put the reason at the end
@@ -278,56 +276,6 @@ def termination_evidence(
     last = f", last {ago(snap.now, end.finished_at)}" if end.finished_at else ""
     out.append(fact(pod, f"{path}.restartCount", f"{cs.restarts}{last}"))
     return out
-
-
-# --- what the pod's Deployment revision changed -----------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Change:
-    """A container in the pod's Deployment revision (`after`) and in the
-    revision before it (`before`)."""
-
-    revisions: Revisions
-    before: Mapping[str, Any]
-    after: Mapping[str, Any]
-
-    @property
-    def field(self) -> str:
-        """The container in the previous ReplicaSet's template."""
-        return f"spec.template.spec.containers[{self.before.get('name', '')}]"
-
-    @property
-    def previous_ready(self) -> int:
-        return int(self.revisions.previous.status.get("readyReplicas") or 0)
-
-    @property
-    def rollback_advice(self) -> str:
-        return f" To stop the 5xx now, roll back to revision {self.revisions.previous_revision}."
-
-    @property
-    def rollback(self) -> str:
-        return kubectl.rollout_undo(self.revisions.deployment, self.revisions.previous_revision)
-
-    def evidence(self, key: str, value: str | None) -> Evidence:
-        """`key` (a field under the container) as the previous revision had it."""
-        previous = self.revisions.previous
-        return fact(
-            previous,
-            f"{self.field}.{key}",
-            f"{value} (revision {self.revisions.previous_revision})",
-        )
-
-
-def revision_change(snap: Snapshot, pod: Obj, container: str) -> _Change | None:
-    found = revisions(snap, pod)
-    if found is None:
-        return None
-    before = template_container(found.previous, container)
-    after = template_container(found.current, container)
-    if before is None or after is None:
-        return None
-    return _Change(revisions=found, before=before, after=after)
 
 
 def format_bytes(value: float) -> str:

@@ -17,7 +17,6 @@ from why5xx.rules.pods.common import (
     exit_meaning,
     latest_event,
     recently_restarted,
-    revision_change,
     termination,
     termination_evidence,
 )
@@ -30,6 +29,7 @@ from why5xx.views.pods import (
     never_ready,
     probe_kills,
 )
+from why5xx.views.revisions import container_change
 from why5xx.views.service import ServiceTarget
 
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "RunContainerError"})
@@ -153,7 +153,7 @@ def _crash_hit(
             "and failureThreshold that survive load."
         )
     patch = None
-    change = revision_change(snap, pod, cs.name)
+    change = container_change(snap, pod, cs.name)
     changed = [
         key for key in _CRASH_FIELDS if change and change.before.get(key) != change.after.get(key)
     ]

@@ -16,12 +16,12 @@ from why5xx.rules.pods.common import (
     event_evidence,
     latest_event,
     owning_workload,
-    revision_change,
     spec_path,
     waiting_evidence,
 )
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.views.pods import ContainerState, container_spec, container_states
+from why5xx.views.revisions import container_change
 from why5xx.views.service import ServiceTarget
 
 _PULL_WAITING = frozenset(
@@ -164,7 +164,7 @@ def _pull_hit(snap: Snapshot, pod: Obj, cs: ContainerState) -> Hit:
                 f"--docker-server={_registry(image)} --docker-username=<user> "
                 "--docker-password=<token>\n" + patch
             )
-    change = revision_change(snap, pod, cs.name)
+    change = container_change(snap, pod, cs.name)
     confirm = [kubectl.describe(pod), kubectl.events(pod)]
     if change is not None and change.before.get("image") != image:
         was = change.before.get("image")

@@ -20,7 +20,6 @@ from why5xx.rules.pods.common import (
     format_bytes,
     owning_workload,
     recently_restarted,
-    revision_change,
     spec_path,
     termination,
     termination_evidence,
@@ -31,6 +30,7 @@ from why5xx.views.pods import (
     container_spec,
     container_states,
 )
+from why5xx.views.revisions import container_change
 from why5xx.views.service import ServiceTarget
 
 
@@ -67,7 +67,7 @@ def _oom_hit(
         fact(pod, f"{spec_path(pod, cs.name)}.resources.limits.memory", limit or "<none>"),
     ]
     notes = []
-    change = revision_change(snap, pod, cs.name)
+    change = container_change(snap, pod, cs.name)
     before = _memory_limit(change.before) if change else None
     before_bytes = parse_quantity(before) or 0
     lowered = bool(limit_bytes) and before_bytes > limit_bytes

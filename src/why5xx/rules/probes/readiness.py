@@ -40,7 +40,13 @@ from why5xx.views.probes import (
     analyse,
     classify,
 )
-from why5xx.views.revisions import REVISION_ANNOTATION, Revisions, revisions, template_container
+from why5xx.views.revisions import (
+    REVISION_ANNOTATION,
+    Changed,
+    Revisions,
+    container_change,
+    field_diff,
+)
 from why5xx.views.service import ServiceTarget
 
 # The kubelet's default timeoutSeconds is 1; a health endpoint that touches a
@@ -62,16 +68,6 @@ def _resolve(port: Any, declared: Sequence[ContainerPort]) -> int | None:
     if isinstance(port, str) and port.isdigit():
         return int(port)
     return next((p.number for p in declared if p.name == port), None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Changed:
-    """A readiness probe field that differs between two revisions."""
-
-    key: str  # below readinessProbe, dotted: httpGet.path
-    label: str  # what a title calls it: path
-    now: str
-    was: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,51 +103,18 @@ class RevisionChange:
         return " and ".join(parts)
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(value, Mapping):
-        out: dict[str, str] = {}
-        for key, item in value.items():
-            out |= _flatten(item, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    if isinstance(value, list):
-        return {prefix: " ".join(str(v) for v in value)}
-    return {prefix: str(value)}
-
-
-def _probe_diff(now: Mapping[str, Any], was: Mapping[str, Any]) -> tuple[Changed, ...]:
-    """Changed fields, labelled by their last segment (`path`) unless that is
-    ambiguous (`httpGet.port` against `tcpSocket.port`)."""
-    flat_now, flat_was = _flatten(now), _flatten(was)
-    keys = sorted(
-        k for k in flat_now.keys() | flat_was.keys() if flat_now.get(k) != flat_was.get(k)
-    )
-    tails = [key.rsplit(".", 1)[-1] for key in keys]
-    return tuple(
-        Changed(
-            key=key,
-            label=tail if tails.count(tail) == 1 else key,
-            now=flat_now.get(key, "(unset)"),
-            was=flat_was.get(key, "(unset)"),
-        )
-        for key, tail in zip(keys, tails, strict=True)
-    )
-
-
 def _revision_change(snap: Snapshot, pod: Obj, container: str) -> RevisionChange | None:
     """The readiness probe or image change the pod's revision brought, when
     that revision is what fails: none of its pods is ready."""
-    found = revisions(snap, pod)
-    if found is None or any(pod_ready(p) for p in snap.owned(found.current, "Pod")):
+    found = container_change(snap, pod, container)
+    if found is None or any(pod_ready(p) for p in snap.owned(found.revisions.current, "Pod")):
         return None
-    now = template_container(found.current, container)
-    was = template_container(found.previous, container)
-    if now is None or was is None:
-        return None
+    now, was = found.after, found.before
     was_probe = was.get("readinessProbe") or {}
     images = (str(now.get("image")), str(was.get("image")))
     change = RevisionChange(
-        revisions=found,
-        probe=_probe_diff(now.get("readinessProbe") or {}, was_probe),
+        revisions=found.revisions,
+        probe=field_diff(now.get("readinessProbe") or {}, was_probe),
         image=images if images[0] != images[1] else None,
         previous_probe=was_probe or None,
     )
