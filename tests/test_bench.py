@@ -330,7 +330,8 @@ def test_cli_scores_a_corpus(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_generate_text_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["bench", "--generate", "4", "--seed", "3"], capsys)
     assert code == 0
-    assert out.startswith("why5xx bench: 4 scenarios (4 generated) in ")
+    assert out.startswith("self-consistency (scenarios written next to the rules; not accuracy): ")
+    assert "4 scenarios (4 generated) in " in out.splitlines()[0]
     assert "overall" in out
     code, out, _ = run(["bench", "--generate", "4", "--seed", "3", "-o", "markdown"], capsys)
     assert "| cause | n | top-1 | top-3 |" in out

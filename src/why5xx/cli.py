@@ -16,7 +16,7 @@ from rich.console import Console, RenderableType
 from rich.progress import Progress
 
 from why5xx import __version__, docs
-from why5xx.benchmark import corpus, generate, score
+from why5xx.benchmark import corpus, generate, real, score
 from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all
 from why5xx.lint import config as lint_config
 from why5xx.lint import docs as lint_docs
@@ -27,6 +27,7 @@ from why5xx.lint.runner import lint
 from why5xx.logmodel import LogSummary
 from why5xx.model import Report, Status
 from why5xx.report import bench as bench_report
+from why5xx.report import bench_real as bench_real_report
 from why5xx.report import json as json_report
 from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_json, logs_text
 from why5xx.report import text as text_report
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from why5xx.sources.kubeapi import ApiCall, KubeApi
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+# What `why5xx bench` scores: the incident threads, the scenarios, or both.
+CORPUS_ALL, CORPUS_REAL, CORPUS_SELF = "all", "real", "self"
 
 
 class InputError(Exception):
@@ -228,10 +231,19 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
 
     bench = commands.add_parser(
         "bench",
-        help="score the diagnosis on scenarios with known causes: accuracy and speed",
-        description="Diagnose scenarios whose cause is known (docs/scenario-format.md) and "
-        "score the verdicts per cause and overall, beside a kubectl-only baseline. Without "
-        "PATH or --generate: the built-in corpus.",
+        help="score the diagnosis: on real incident threads, and on scenarios with known causes",
+        description="Without PATH or --generate: first the real corpus (public incident "
+        "threads, each run as its reporter would run why5xx with what they posted: "
+        "tests/corpus/real/README.md), then the self-consistency corpus (the test scenarios, "
+        "the examples and generated faults, written next to the rules: "
+        "docs/scenario-format.md) per cause and overall, beside a kubectl-only baseline. "
+        "PATH or --generate score those scenarios only.",
+    )
+    bench.add_argument(
+        "--corpus",
+        choices=(CORPUS_ALL, CORPUS_REAL, CORPUS_SELF),
+        default=CORPUS_ALL,
+        help="real: the incident threads only; self: the scenarios only (default: all)",
     )
     bench.add_argument(
         "paths", nargs="*", metavar="PATH", help="directories of scenarios (truth.yaml)"
@@ -531,34 +543,73 @@ def _progress(err: Console, total: int) -> Iterator[Callable[[int], None] | None
 
 
 def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
+    self_only = bool(args.paths or args.generate or args.export)
+    if self_only and args.corpus == CORPUS_REAL:
+        raise InputError("--corpus real scores the incident threads: give no PATH or --generate")
     if args.generate is not None and args.generate < 1:
         raise InputError("--generate needs a count of at least 1")
     if args.export and args.paths:
         raise InputError("--export writes generated scenarios: give --generate N, not PATH")
     chosen = corpus.choose([Path(p) for p in args.paths], count=args.generate, seed=args.seed)
-    for error in chosen.errors:
-        err.print(f"why5xx: {error}", markup=False)
     if args.export:
-        target = Path(args.export)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise InputError(f"{target} exists: name a new or empty directory")
-        written = generate.export(chosen.generated(), target)
-        out.print(f"wrote {written} scenarios to {target}", markup=False, highlight=False)
-        return EXIT_OK
-    if not len(chosen):
-        raise InputError(f"no usable scenario in {', '.join(args.paths)}")
-    with _progress(err, len(chosen)) as advance:
-        result = score.run(chosen, advance)
-    if chosen.plans:
-        result = replace(result, generated_seconds=chosen.generated_seconds)
-    if args.output == "json":
-        out.print(bench_report.render_json(result), markup=False, highlight=False)
-    elif args.output == "markdown":
-        out.print(bench_report.render_markdown(result), markup=False, highlight=False, end="")
-    else:
-        out.print(bench_report.render_text(result))
-    below = args.min_top1 is not None and result.overall.top1 < args.min_top1
+        return _export(chosen, Path(args.export), out)
+    real_result = None
+    if args.corpus == CORPUS_REAL or (args.corpus == CORPUS_ALL and not self_only):
+        cases, errors = real.load_cases()
+        with _progress(err, len(cases)) as advance:
+            real_result = replace(real.run(cases, progress=advance), errors=tuple(errors))
+    self_result = None
+    if args.corpus != CORPUS_REAL:
+        for error in chosen.errors:
+            err.print(f"why5xx: {error}", markup=False)
+        if not len(chosen):
+            raise InputError(f"no usable scenario in {', '.join(args.paths)}")
+        with _progress(err, len(chosen)) as advance:
+            self_result = score.run(chosen, advance)
+        if chosen.plans:
+            self_result = replace(self_result, generated_seconds=chosen.generated_seconds)
+    _print_bench(args.output, out, real_result, self_result)
+    below = (
+        self_result is not None
+        and args.min_top1 is not None
+        and self_result.overall.top1 < args.min_top1
+    )
     return EXIT_FOUND if below else EXIT_OK
+
+
+def _export(chosen: corpus.Corpus, target: Path, out: Console) -> int:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"{target} exists: name a new or empty directory")
+    written = generate.export(chosen.generated(), target)
+    out.print(f"wrote {written} scenarios to {target}", markup=False, highlight=False)
+    return EXIT_OK
+
+
+def _print_bench(
+    output: str,
+    out: Console,
+    real_result: real.RealResult | None,
+    self_result: score.BenchResult | None,
+) -> None:
+    """The real corpus first, then self-consistency."""
+    if output == "json":
+        rendered = bench_real_report.render_json(real_result, self_result)
+        out.print(rendered, markup=False, highlight=False)
+        return
+    if output == "markdown":
+        parts = []
+        if real_result is not None:
+            parts.append(bench_real_report.render_markdown(real_result))
+        if self_result is not None:
+            parts.append(bench_report.render_markdown(self_result))
+        out.print("\n".join(parts), markup=False, highlight=False, end="")
+        return
+    if real_result is not None:
+        out.print(bench_real_report.render_text(real_result))
+    if real_result is not None and self_result is not None:
+        out.print()
+    if self_result is not None:
+        out.print(bench_report.render_text(self_result))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:

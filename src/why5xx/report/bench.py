@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import orjson
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -22,10 +21,6 @@ _LEGEND = (
     f"finding names; ms: diagnosis per scenario; kubectl: what the {BASELINE} baseline gets "
     "right (faulty: flags it for having no ready endpoint; healthy: passes it)"
 )
-
-
-def render_json(result: BenchResult) -> str:
-    return orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode()
 
 
 def _pct(share: float | None) -> str:
@@ -67,7 +62,8 @@ def _headline(result: BenchResult) -> str:
         else ""
     )
     return (
-        f"why5xx bench: {overall.scenarios} scenarios ({sources}) in {result.seconds:.1f} s"
+        f"self-consistency (scenarios written next to the rules; not accuracy): "
+        f"{overall.scenarios} scenarios ({sources}) in {result.seconds:.1f} s"
         f"{generated}; diagnosis {overall.mean_seconds * 1000:.1f} ms each "
         f"(p95 {overall.p95_seconds * 1000:.1f} ms)"
     )
