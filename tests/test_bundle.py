@@ -149,7 +149,6 @@ def test_unknown_kinds_are_kept(tmp_path: Path) -> None:
         ("truncated.json", '{"kind": "Service", "metadata": {"na', "unexpected"),
         ("scalar.yaml", "just a string\n", "not a Kubernetes object"),
         ("nokind.yaml", "metadata: {name: x}\n", "without kind"),
-        ("noname.yaml", "kind: Pod\nmetadata: {}\n", "without kind or metadata.name"),
         ("binary.yaml", b"\xff\xfe\x00garbage\x00", ""),
         ("tabs.yaml", "kind: Pod\n\tmetadata: x\n", ""),
     ],
@@ -166,6 +165,76 @@ def test_bad_files_give_one_line_naming_the_file(
     assert expected.lower() in message.lower()
     assert "\n" not in message
     assert "Traceback" not in message
+
+
+def test_objects_without_a_name_are_kept_under_stable_placeholders(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+        "spec: {host: checkout}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {labels: {app: checkout}}\n---\n"
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {}\n"
+    )
+    path = write(tmp_path, "excerpts.yaml", text)
+    for _ in range(2):  # the same names on every read
+        bundle = load_bundle([str(path)])
+        assert not bundle.errors
+        names = [(o.kind, o.name) for o in bundle.objects]
+        assert names == [
+            ("DestinationRule", "unnamed-destinationrule-1"),
+            ("Pod", "unnamed-pod-1"),
+            ("DestinationRule", "unnamed-destinationrule-2"),
+        ]
+        assert [str(w) for w in bundle.warnings][1] == (
+            f"{path}: document 2: Pod without metadata.name: read as unnamed-pod-1"
+        )
+    assert bundle.objects[1].labels == {"app": "checkout"}
+    # lint cannot apply such an object: there it stays an error
+    assert len(load_bundle([str(path)], unnamed=False).errors) == 3
+
+
+def test_objects_without_a_namespace_go_where_kubectl_apply_n_puts_them(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: checkout}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: other, namespace: ops}\n---\n"
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: nginx}\n"
+    )
+    bundle = load_bundle([str(write(tmp_path, "repo.yaml", text))])
+    snap = bundle.snapshot("shop")
+    assert snap.get("Service", "shop", "checkout") is not None
+    assert snap.get("Service", "ops", "other") is not None
+    assert snap.get("IngressClass", "", "nginx") is not None
+    assert bundle.snapshot().get("Service", "default", "checkout") is not None
+
+
+def test_only_kinds_that_came_in_a_list_are_listed_in_full(tmp_path: Path) -> None:
+    listed = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "shop"}}
+        ],
+    }
+    loose = "apiVersion: v1\nkind: Service\nmetadata: {name: checkout, namespace: shop}\n"
+    snap = load_bundle(
+        [
+            str(write(tmp_path, "pods.json", orjson.dumps(listed))),
+            str(write(tmp_path, "s.yaml", loose)),
+        ]
+    ).snapshot()
+    assert snap.listed_in_full("Pod", "shop")
+    assert not snap.listed_in_full("Pod", "ops")
+    assert not snap.listed_in_full("Service", "shop")  # one Service pasted is not all of them
+
+
+def test_endpoint_slices_without_the_service_label_are_linked_by_name(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: check-out, namespace: shop}\n---\n"
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+        "metadata: {name: check-out-x7k2p, namespace: shop}\naddressType: IPv4\n"
+        "endpoints: [{addresses: [10.0.0.1]}]\n"
+    )
+    snap = load_bundle([str(write(tmp_path, "eps.yaml", text))]).snapshot()
+    assert [s.name for s in snap.endpoint_slices("shop", "check-out")] == ["check-out-x7k2p"]
 
 
 def test_missing_paths_and_empty_directories(tmp_path: Path) -> None:

@@ -269,7 +269,7 @@ def test_an_archive_unpacks_to_a_directory_named_after_it(
     code, out, _ = _in_process(
         ["diagnose", "api", "-n", "shop", "--bundle", str(tmp_path / "x" / "incident-1125")], capsys
     )
-    assert out.startswith("✓ Service/shop/api") or code in (0, 1)
+    assert out.startswith("✓ Service/shop/api") or code in (0, 1, 3)  # 3: unknown
 
 
 def test_env_settings_rules_read_are_kept_and_everything_else_redacted() -> None:

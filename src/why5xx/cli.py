@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 from why5xx import __version__, docs
 from why5xx.benchmark import corpus, generate, real, score
-from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all
+from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings
 from why5xx.lint import config as lint_config
 from why5xx.lint import docs as lint_docs
 from why5xx.lint.checks import CHECKS
@@ -31,7 +31,7 @@ from why5xx.report import bench_real as bench_real_report
 from why5xx.report import json as json_report
 from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_json, logs_text
 from why5xx.report import text as text_report
-from why5xx.snapshot import Snapshot
+from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
 from why5xx.sources import decode, logs
 from why5xx.sources.bundle import load_bundle
 from why5xx.sources.logs.reader import LogFormat
@@ -39,7 +39,7 @@ from why5xx.sources.logs.reader import LogFormat
 if TYPE_CHECKING:
     from why5xx.sources.kubeapi import ApiCall, KubeApi
 
-EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 # What `why5xx bench` scores: the incident threads, the scenarios, or both.
 CORPUS_ALL, CORPUS_REAL, CORPUS_SELF = "all", "real", "self"
 
@@ -63,7 +63,10 @@ def _cluster_flags() -> argparse.ArgumentParser:
         help="give up on an API call after this long (default: 10)",
     )
     flags.add_argument(
-        "-v", "--verbose", action="store_true", help="list each API call and its time on stderr"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list each API call and its time on stderr, and each rule not checked",
     )
     return flags
 
@@ -276,28 +279,33 @@ def _console(stream: object, no_color: bool) -> Console:
     )
 
 
-def _load_snapshot(paths: Sequence[str], errors: Console) -> Snapshot:
+def _load_snapshot(paths: Sequence[str], errors: Console, namespace: str) -> Snapshot:
+    """The bundle's snapshot; objects that name no namespace go to `namespace`."""
     bundle = load_bundle(paths)
-    for error in bundle.errors:
+    for error in (*bundle.errors, *bundle.warnings):
         errors.print(f"why5xx: {error}", markup=False)
     if not bundle.objects:
         raise InputError(f"nothing usable in {', '.join(paths)}")
-    return bundle.snapshot()
+    return bundle.snapshot(namespace)
 
 
 def _exit_code(reports: Sequence[Report]) -> int:
-    failing = any(r.status in (Status.FAILING, Status.DEGRADED) for r in reports)
-    return EXIT_FOUND if failing else EXIT_OK
+    """1 when a cause was found, else 3 when a target could not be judged
+    (never 0: a CI gate must not read "unknown" as "healthy"), else 0."""
+    if any(r.status in (Status.FAILING, Status.DEGRADED, Status.LIKELY) for r in reports):
+        return EXIT_FOUND
+    return EXIT_UNKNOWN if any(r.status is Status.UNKNOWN for r in reports) else EXIT_OK
 
 
-def _render_report(output: str, report: Report) -> RenderableType | str:
+def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableType | str:
+    """`verbose`: the text lists each rule not checked."""
     if output == "json":
         return json_report.render_report(report)
     if output == "markdown":
         from why5xx.report import markdown  # noqa: PLC0415 (jinja2 only when asked for)
 
         return markdown.render_report(report)
-    return text_report.render_report(report)
+    return text_report.render_report(report, verbose=verbose)
 
 
 def _render_reports(output: str, reports: Sequence[Report]) -> RenderableType | str:
@@ -317,8 +325,8 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.no_cache:
         decode.set_cache(False)
     if args.bundle:
-        snap = _load_snapshot(args.bundle, err)
-        namespace = args.namespace or "default"
+        namespace = args.namespace or DEFAULT_NAMESPACE
+        snap = _load_snapshot(args.bundle, err, namespace)
     else:
         snap, namespace = _live_snapshot(args, err)
     rendered: RenderableType | str
@@ -327,7 +335,7 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.all:
         reports = diagnose_all(snap, None if args.all_namespaces else namespace)
         if not reports:
-            raise InputError(f"no Services in namespace {namespace!r} of the input")
+            raise InputError(f"no Services in namespace {namespace!r}; {holdings(snap)}")
         rendered = _render_reports(args.output, reports)
     else:
         try:
@@ -337,7 +345,7 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
         except (ValueError, TargetNotFound) as exc:
             raise InputError(str(exc)) from exc
         reports = [report]
-        rendered = _render_report(args.output, report)
+        rendered = _render_report(args.output, report, verbose=args.verbose)
     _print(out, rendered)
     return _exit_code(reports)
 
@@ -465,7 +473,7 @@ def _log_evidence(
 
 def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     fmt = _log_format(args.format)
-    snap = _load_snapshot(args.bundle, err) if args.bundle else None
+    snap = _load_snapshot(args.bundle, err, DEFAULT_NAMESPACE) if args.bundle else None
     summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
     _check_logs(summary, args.files, err)
     if args.output == "json":

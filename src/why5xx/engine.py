@@ -8,18 +8,35 @@ the others still run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from why5xx import logevidence
+from why5xx import logevidence, nextsteps
 from why5xx.causes import RANK
+from why5xx.kubectl import get_pods
 from why5xx.logmodel import LogSummary
-from why5xx.model import Draft, Evidence, Finding, ObjectRef, Report, Severity, Skipped, Status
+from why5xx.model import (
+    STATUS_ORDER,
+    Draft,
+    Evidence,
+    Finding,
+    ObjectRef,
+    Report,
+    Severity,
+    Skipped,
+    Status,
+    template_source,
+)
 from why5xx.rules import RULES
 from why5xx.rules.base import Rule, Scope
-from why5xx.snapshot import Obj, Snapshot
+from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot, distinct
+from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, ready_backends
+
+# A finding read off a pod template (the cluster's pods were not in the
+# input) keeps this share of the confidence its rule gave it.
+TEMPLATE_CONFIDENCE = 0.75
 
 
 class TargetNotFound(LookupError):
@@ -58,21 +75,46 @@ def diagnose(
     """`logs`, the proxy logs' 5xx for this target (see `sources.logs.summarize_for`),
     confirm and re-rank what the rules found and add what only the logs show."""
     obj = snap.get(target.kind, target.namespace, target.name)
-    if obj is None:
+    if obj is None and target.kind == "Service":
+        report = _diagnose_absent_service(snap, target, rules)
+    elif obj is None:
         raise TargetNotFound(_not_found_message(snap, target))
-    if target.kind in ROUTE_KINDS:
+    elif target.kind in ROUTE_KINDS:
         report = _diagnose_route(snap, obj, rules)
     else:
         report = _diagnose_service(snap, obj, rules)
-    return report if logs is None else logevidence.weigh(report, logs)
+    if logs is not None:
+        report = logevidence.weigh(report, logs)
+    return _settle(snap, report, has_logs=logs is not None)
 
 
 def diagnose_all(
     snap: Snapshot, namespace: str | None, rules: Sequence[Rule] = RULES
 ) -> list[Report]:
     """Every Service of a namespace (or all), worst first."""
-    reports = [_diagnose_service(snap, svc, rules) for svc in snap.list("Service", namespace)]
+    reports = [
+        _settle(snap, _diagnose_service(snap, svc, rules))
+        for svc in snap.list("Service", namespace)
+    ]
     return sorted(reports, key=_report_order)
+
+
+def _settle(snap: Snapshot, report: Report, *, has_logs: bool = False) -> Report:
+    """A verdict that rests on partial evidence is `likely`, not certain: read
+    off a pod template, about a target the input does not hold (what relates
+    to it was diagnosed, and the relation is inferred). A report that is not
+    certain says what to capture next."""
+    status = report.status
+    if status in (Status.FAILING, Status.DEGRADED) and report.findings:
+        target = report.target
+        top = report.findings[0]
+        absent = snap.get(target.kind, target.namespace, target.name) is None
+        if top.from_template or absent:
+            status = Status.LIKELY
+    if status not in (Status.LIKELY, Status.UNKNOWN):
+        return replace(report, status=status)
+    settled = replace(report, status=status)
+    return replace(settled, capture_next=nextsteps.capture_next(snap, settled, has_logs=has_logs))
 
 
 def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Report:
@@ -86,6 +128,92 @@ def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Re
         healthy_evidence=healthy,
         skipped=skipped,
     )
+
+
+# Labels that name an app: a Service is usually named after one of their values.
+_APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "name", "app.kubernetes.io/instance")
+
+
+def _names_app(labels: Mapping[str, str], name: str) -> dict[str, str]:
+    """The app-naming labels whose value is `name`."""
+    return {key: labels[key] for key in _APP_LABELS if labels.get(key) == name}
+
+
+def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rule]) -> Report:
+    """A Service the input does not hold, through what relates to it: the
+    routes that send to it, its EndpointSlices, and the workloads and pods
+    named after it (diagnosed as the Service would select them). With
+    nothing related, TargetNotFound."""
+    namespace, name = target.namespace, target.name
+    routes = [
+        route
+        for kind in ROUTE_KINDS
+        for route in snap.list(kind)
+        if (namespace, name) in routed_services(route)
+    ]
+    selector: dict[str, str] = {}
+    related: list[Obj] = []
+    for kind in (*WORKLOAD_KINDS, "Pod"):
+        for obj in snap.list(kind, namespace):
+            labels = obj.labels if kind == "Pod" else pod_template_labels(obj)
+            named = _names_app(labels, name)
+            if obj.name == name and not named and labels:
+                named = {k: labels[k] for k in _APP_LABELS if k in labels}
+            if named and not (kind == "Pod" and obj.template_of is not None):
+                related.append(obj)
+                selector = selector or named
+    endpoints = [
+        *snap.endpoint_slices(namespace, name),
+        *filter(None, [snap.get("Endpoints", namespace, name)]),
+    ]
+    if not (routes or related or endpoints):
+        raise TargetNotFound(_not_found_message(snap, target))
+    service = _implied_service(target, selector, endpoints, [*routes, *related, *endpoints])
+    report = _diagnose_service(snap, service, rules)
+    findings = list(report.findings)
+    skipped = list(report.skipped)
+    for route in routes:
+        found, route_skipped = _run(snap, route, route.ref, rules, Scope.ROUTE)
+        findings += found
+        skipped += [s for s in route_skipped if s not in skipped]
+    seen = ", ".join(str(o.ref) for o in distinct([*routes, *related, *endpoints])[:6])
+    note = f"Service {namespace}/{name} was not in the input: diagnosed what relates to it ({seen})"
+    own = _status_of(findings)
+    return replace(
+        report,
+        findings=_rank(findings),
+        skipped=tuple(skipped),
+        status=own or (report.status if report.status is Status.FAILING else Status.UNKNOWN),
+        notes=(note,),
+    )
+
+
+def _implied_service(
+    target: Target, selector: Mapping[str, str], endpoints: Sequence[Obj], related: Sequence[Obj]
+) -> Obj:
+    """The Service as what relates to it implies it: the selector of the
+    workloads named after it, the ports of its endpoints. Never put in the
+    snapshot; its evidence says it was not in the input."""
+    ports: dict[int, dict[str, object]] = {}
+    for eps in endpoints:
+        for subset in [eps.raw, *(eps.raw.get("subsets") or ())]:
+            for port in subset.get("ports") or ():
+                if isinstance(port.get("port"), int):
+                    entry: dict[str, object] = {"port": port["port"], "targetPort": port["port"]}
+                    if port.get("name"):
+                        entry["name"] = port["name"]
+                    ports[port["port"]] = entry
+    spec: dict[str, object] = {"selector": dict(selector)} if selector else {}
+    if ports:
+        spec["ports"] = list(ports.values())
+    raw = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": target.name, "namespace": target.namespace},
+        "spec": spec,
+    }
+    implied_by = related[0].ref if related else target.ref
+    return Obj.from_raw(raw, f"not in the input (implied by {implied_by})")
 
 
 def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report:
@@ -105,7 +233,7 @@ def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report
     if own is Status.FAILING or not reports:
         status = own or Status.UNKNOWN
     else:
-        status = min([*statuses, own or Status.HEALTHY], key=_STATUS_ORDER.index)
+        status = min([*statuses, own or Status.HEALTHY], key=STATUS_ORDER.index)
     return Report(
         target=route.ref,
         status=status,
@@ -127,7 +255,9 @@ def _run(
     for rule in rules:
         if rule.scope is not scope or ref.kind not in rule.subjects:
             continue
-        missing = [kind for kind in rule.needs if not snap.has_kind(kind)]
+        # The subject itself is there (a Service not in the input stands in
+        # as what relates to it implies).
+        missing = [k for k in rule.needs if k != ref.kind and not snap.has_kind(k)]
         if missing:
             reasons = [
                 snap.unavailable.get(kind, f"no {kind} objects in the input") for kind in missing
@@ -143,8 +273,70 @@ def _run(
                 )
             )
             continue
-        findings.extend(_stamp(rule, draft) for draft in drafts)
+        findings.extend(_from_templates(snap, _stamp(rule, draft)) for draft in drafts)
     return tuple(findings), tuple(skipped)
+
+
+def _from_templates(snap: Snapshot, finding: Finding) -> Finding:
+    """A finding about pods that stand in for a workload's template (the input
+    held no pod of it) names the template, not an invented pod: its evidence
+    says `from Deployment/shop/checkout template`, its commands ask for the
+    real pods, and it carries less confidence."""
+    stand_ins = _stand_ins(snap)
+    if not stand_ins:
+        return finding
+    refs = (finding.subject, *(e.object for e in finding.evidence))
+    text = " ".join((finding.title, *finding.confirm))
+    involved = {
+        workload: pod
+        for workload, pod in stand_ins.items()
+        if pod.ref in refs or workload in refs or pod.name in text
+    }
+    if not involved:
+        return finding
+    by_pod = {pod.ref: pod for pod in involved.values()}
+    evidence = tuple(_template_evidence(e, by_pod, involved) for e in finding.evidence)
+    names = [pod.name for pod in involved.values()]
+    confirm = [c for c in finding.confirm if not any(name in c for name in names)]
+    for workload, pod in involved.items():
+        confirm.insert(0, get_pods(workload.namespace, pod.labels, wide=True))
+    subject = by_pod.get(finding.subject)
+    title = finding.title
+    for workload, pod in involved.items():
+        title = title.replace(pod.name, f"{workload.kind} {workload.name} (template)")
+    return replace(
+        finding,
+        title=title,
+        subject=subject.template_of if subject and subject.template_of else finding.subject,
+        evidence=evidence,
+        confirm=tuple(dict.fromkeys(confirm)),
+        confidence=round(finding.confidence * TEMPLATE_CONFIDENCE, 2),
+    )
+
+
+def _stand_ins(snap: Snapshot) -> dict[ObjectRef, Obj]:
+    """The pods that stand in for a workload's template, by workload."""
+    return snap.derived(
+        "stand_ins",
+        lambda: {pod.template_of: pod for pod in snap.list("Pod") if pod.template_of is not None},
+    )
+
+
+def _template_evidence(
+    evidence: Evidence, by_pod: Mapping[ObjectRef, Obj], workloads: Mapping[ObjectRef, Obj]
+) -> Evidence:
+    """Evidence about a stand-in pod, as the field of its workload's template;
+    evidence read off that template directly says so too."""
+    pod = by_pod.get(evidence.object)
+    if pod is not None and pod.template_of is not None:
+        field = evidence.field
+        if field.startswith(("spec.", "metadata.")):
+            field = f"spec.template.{field}"
+        workload = pod.template_of
+        return replace(evidence, object=workload, field=field, source=template_source(workload))
+    if evidence.object in workloads and evidence.field.startswith("spec.template"):
+        return replace(evidence, source=template_source(evidence.object))
+    return evidence
 
 
 def _stamp(rule: Rule, draft: Draft) -> Finding:
@@ -237,20 +429,37 @@ def _status(findings: Sequence[Finding], has_ready: bool, target: ServiceTarget)
     return Status.HEALTHY if has_ready else Status.UNKNOWN
 
 
-_STATUS_ORDER = [Status.FAILING, Status.DEGRADED, Status.UNKNOWN, Status.HEALTHY]
-
-
 def _report_order(report: Report) -> tuple[int, int, str]:
     worst = report.findings[0].severity.weight if report.findings else -1
-    return (_STATUS_ORDER.index(report.status), -worst, str(report.target))
+    return (STATUS_ORDER.index(report.status), -worst, str(report.target))
 
 
 def _not_found_message(snap: Snapshot, target: Target) -> str:
-    known = [o.name for o in snap.list(target.kind, target.namespace)]
+    """Where the target is not, and what the input holds instead: the objects
+    of its kind in that namespace, else in the others, and the namespaces."""
     where = f"namespace {target.namespace!r}" if target.namespace else "the input"
-    hint = ""
-    if known:
-        hint = f"; {target.kind}s there: {', '.join(sorted(known)[:8])}"
-    elif not snap.has_kind(target.kind):
+    there = sorted(o.name for o in snap.list(target.kind, target.namespace))
+    elsewhere = sorted(f"{o.namespace}/{o.name}" for o in snap.list(target.kind))
+    if there:
+        hint = f"; {target.kind}s there: {_some(there)}"
+    elif elsewhere:
+        hint = f"; {target.kind}s in the input: {_some(elsewhere)}"
+    else:
         hint = f"; the input holds no {target.kind} objects at all"
+    namespaces = snap.namespaces()
+    if not there and namespaces:
+        hint += f"; namespaces in the input: {_some(list(namespaces))}"
     return f"{target.kind.lower()}/{target.name} not found in {where}{hint}"
+
+
+def holdings(snap: Snapshot) -> str:
+    """What the input holds, for a user whose target is not in it: its
+    Services and its namespaces."""
+    services = sorted(f"{o.namespace}/{o.name}" for o in snap.list("Service"))
+    if not services:
+        return "the input holds no Service objects at all"
+    return f"Services in the input: {_some(services)}; namespaces: {_some(list(snap.namespaces()))}"
+
+
+def _some(names: Sequence[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")

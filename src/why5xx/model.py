@@ -25,8 +25,25 @@ class Severity(StrEnum):
 class Status(StrEnum):
     FAILING = "failing"
     DEGRADED = "degraded"
+    # A cause was found, but it rests on partial evidence (pod templates in
+    # place of pods, proxy logs alone): the report says what to capture next.
+    LIKELY = "likely"
     HEALTHY = "healthy"
     UNKNOWN = "unknown"
+
+
+# Worst first: the order of `--all`, and of a route's backends' statuses.
+STATUS_ORDER = (Status.FAILING, Status.DEGRADED, Status.LIKELY, Status.UNKNOWN, Status.HEALTHY)
+# Where a finding made from a workload's pod template (not a pod the cluster
+# runs) says so: `Evidence.source` starts with this.
+TEMPLATE_SOURCE = "from "
+TEMPLATE_SOURCE_END = " template"
+
+
+def template_source(workload: ObjectRef) -> str:
+    """`from Deployment/shop/checkout template`: the source of evidence read
+    off a workload's pod template."""
+    return f"{TEMPLATE_SOURCE}{workload}{TEMPLATE_SOURCE_END}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +73,11 @@ class Evidence:
     observed: str
     expected: str | None = None
     source: str | None = None
+
+    @property
+    def from_template(self) -> bool:
+        source = self.source or ""
+        return source.startswith(TEMPLATE_SOURCE) and source.endswith(TEMPLATE_SOURCE_END)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -116,6 +138,12 @@ class Finding:
     fix: Fix
     subject: ObjectRef
 
+    @property
+    def from_template(self) -> bool:
+        """Whether the finding was read off a pod template (the cluster's pods
+        were not in the input)."""
+        return any(e.from_template for e in self.evidence)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "cause": self.cause,
@@ -150,6 +178,12 @@ class Report:
     findings: tuple[Finding, ...]
     healthy_evidence: tuple[Evidence, ...] = ()
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
+    # Read-only commands that would confirm the verdict or separate the
+    # candidates, for a report that is not certain (likely, unknown).
+    capture_next: tuple[str, ...] = ()
+    # What the report could not see of its target (e.g. the Service itself was
+    # not in the input and related objects were diagnosed instead).
+    notes: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -169,4 +203,8 @@ class Report:
             out["healthy_evidence"] = [e.to_json() for e in self.healthy_evidence]
         if self.skipped:
             out["skipped"] = [s.to_json() for s in self.skipped]
+        if self.notes:
+            out["notes"] = list(self.notes)
+        if self.capture_next:
+            out["capture_next"] = list(self.capture_next)
         return out

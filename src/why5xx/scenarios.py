@@ -41,10 +41,10 @@ from why5xx.sources.bundle import Bundle, load_bundle
 TRUTH, EXPECTED = "truth.yaml", "expected.yaml"
 HEALTHY = "healthy"
 LOG_SUFFIXES = (".log", ".log.gz")
-# A report that says nothing is wrong (exit code 0), and one that raises an
-# alarm (exit code 1).
+# A report that names no cause (exit code 0, or 3 for unknown), and one that
+# raises an alarm (exit code 1).
 QUIET = frozenset({Status.HEALTHY.value, Status.UNKNOWN.value})
-ALARM = frozenset({Status.FAILING.value, Status.DEGRADED.value})
+ALARM = frozenset({Status.FAILING.value, Status.DEGRADED.value, Status.LIKELY.value})
 TOP_N = 3
 
 

@@ -11,7 +11,7 @@ import contextlib
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -22,6 +22,28 @@ from why5xx.model import ObjectRef
 _T = TypeVar("_T")
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+DEFAULT_NAMESPACE = "default"
+# Kinds without a namespace (the ones manifests and bundles hold); every other
+# kind without metadata.namespace goes where `kubectl apply -n` would put it.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "IngressClass",
+        "GatewayClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "RuntimeClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "APIService",
+        "ClusterIssuer",
+    }
+)
 # Kinds whose pods are selected by a Service and that own pods directly or through ReplicaSets.
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 
@@ -66,6 +88,9 @@ class Obj:
     raw: Mapping[str, Any]
     source: str
     line: int | None = None  # where the object starts in its file (`lint` asks for it)
+    # For a pod that stands in for a workload's pods (the input holds the
+    # workload but none of its pods): the workload whose template it is.
+    template_of: ObjectRef | None = None
 
     @property
     def ref(self) -> ObjectRef:
@@ -101,6 +126,14 @@ class Obj:
             source=source,
             line=line,
         )
+
+
+def placed(obj: Obj, namespace: str) -> Obj:
+    """The object in `namespace` when it names none and is not cluster-scoped
+    (as `kubectl apply -n NAMESPACE` places it)."""
+    if obj.namespace or obj.kind in CLUSTER_SCOPED:
+        return obj
+    return replace(obj, namespace=namespace)
 
 
 def distinct(objs: Iterable[Obj | None]) -> list[Obj]:
@@ -258,6 +291,7 @@ class Snapshot:
         "_by_kind_ns",
         "_by_uid",
         "_children",
+        "_complete",
         "_derived",
         "_event_objects",
         "_events",
@@ -285,6 +319,7 @@ class Snapshot:
         unique: list[Obj],
         kinds: frozenset[str],
         unavailable: Mapping[str, str],
+        complete: frozenset[tuple[str, str]] | None,
     ) -> None:
         self._by_key = by_key
         self._by_kind = by_kind
@@ -305,6 +340,7 @@ class Snapshot:
         self._now = now
         self._unique = unique
         self.unavailable = unavailable
+        self._complete = complete
         self._derived: dict[Hashable, Any] = {}
 
     @staticmethod
@@ -314,9 +350,15 @@ class Snapshot:
         now: datetime | None = None,
         listed: Iterable[str] = (),
         unavailable: Mapping[str, str] | None = None,
+        complete: frozenset[tuple[str, str]] | None = None,
     ) -> Snapshot:
         """Index `objects`. Later duplicates (same kind/namespace/name) win,
         as when a directory holds two captures of one object.
+
+        `complete`, for an input that may be partial (objects pasted from a
+        repository or a ticket), names the (kind, namespace) pairs it lists
+        in full; None (live, a capture) means every kind it holds is listed
+        in full (`listed_in_full`).
 
         `listed` names kinds the source fetched even where it found none (a
         live list that came back empty), so rules needing them still run;
@@ -328,7 +370,13 @@ class Snapshot:
         when a rule first asks for them.
         """
         with gc_paused():
-            return Snapshot._build(objects, now=now, listed=listed, unavailable=unavailable or {})
+            return Snapshot._build(
+                objects,
+                now=now,
+                listed=listed,
+                unavailable=unavailable or {},
+                complete=complete,
+            )
 
     @staticmethod
     def _build(
@@ -337,6 +385,7 @@ class Snapshot:
         now: datetime | None,
         listed: Iterable[str],
         unavailable: Mapping[str, str],
+        complete: frozenset[tuple[str, str]] | None,
     ) -> Snapshot:
         by_key: dict[tuple[str, str, str], Obj] = {}
         for obj in objects:
@@ -369,7 +418,7 @@ class Snapshot:
                 for key, value in obj.labels.items():
                     pod_labels[(namespace, key)][value].add(obj.name)
             elif kind == "EndpointSlice":
-                service = obj.labels.get(SERVICE_NAME_LABEL)
+                service = obj.labels.get(SERVICE_NAME_LABEL) or _slice_service(obj, by_key)
                 if service:
                     slices[(namespace, service)].append(obj)
             elif kind == "Event":  # as Event.from_obj's `regarding`, inlined (hot)
@@ -405,6 +454,7 @@ class Snapshot:
             unique=unique,
             kinds=frozenset(by_kind) | frozenset(listed),
             unavailable=MappingProxyType(dict(unavailable)),
+            complete=complete,
         )
 
     @property
@@ -431,6 +481,15 @@ class Snapshot:
         """Whether the snapshot holds any object of `kind` at all: a rule that
         needs a kind the source never delivered is skipped, not passed."""
         return kind in self.kinds
+
+    def listed_in_full(self, kind: str, namespace: str) -> bool:
+        """Whether the input lists every `kind` of the namespace (live, a
+        capture, a `List` of that kind), so that an object missing from it is
+        missing from the cluster. A partial input (a few manifests) proves
+        nothing by what it lacks."""
+        if self._complete is None:
+            return self.has_kind(kind)
+        return (kind, "" if kind in CLUSTER_SCOPED else namespace) in self._complete
 
     def namespaces(self) -> tuple[str, ...]:
         return self.derived(
@@ -535,6 +594,21 @@ def _ip_index(pods: Iterable[Obj], slices: Iterable[Obj]) -> dict[str, tuple[Obj
             for ip in endpoint.get("addresses") or ():
                 found[str(ip)][id(eps)] = eps
     return {ip: tuple(objs.values()) for ip, objs in found.items()}
+
+
+def _slice_service(eps: Obj, by_key: Mapping[tuple[str, str, str], Obj]) -> str | None:
+    """The Service of an EndpointSlice without the service-name label (an
+    excerpt, a hand-edited copy): its owning Service, else the Service its
+    generated name (`<service>-<suffix>`) starts with."""
+    for owner in eps.metadata.get("ownerReferences") or ():
+        if owner.get("kind") == "Service" and owner.get("name"):
+            return str(owner["name"])
+    prefix = eps.name.rpartition("-")[0]
+    while prefix:
+        if ("Service", eps.namespace, prefix) in by_key:
+            return prefix
+        prefix = prefix.rpartition("-")[0]
+    return None
 
 
 def _owner_keys(owner: Mapping[str, Any], namespace: str) -> tuple[str, ...]:

@@ -16,39 +16,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from why5xx.kube import label_selector_matches
 from why5xx.lint.base import Scope
-from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
+from why5xx.snapshot import DEFAULT_NAMESPACE, WORKLOAD_KINDS, Obj, Snapshot, placed
+from why5xx.templates import model_pod
 from why5xx.views.backend import Serving, serving_containers
-from why5xx.views.pods import pod_template_labels, pod_template_spec
+from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, selected_workloads
 
-DEFAULT_NAMESPACE = "default"
-# Kinds without a namespace (the ones a manifest set holds); every other kind
-# without metadata.namespace goes where `kubectl apply -n` would put it.
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "StorageClass",
-        "IngressClass",
-        "GatewayClass",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "PriorityClass",
-        "RuntimeClass",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "APIService",
-        "ClusterIssuer",
-    }
-)
 # What the cluster makes and reports rather than what anyone writes.
 _RUNTIME_KINDS = frozenset({"Event", "EndpointSlice", "Endpoints"})
 _CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet"})
@@ -74,26 +52,6 @@ class Backed:
         return self.target.service
 
 
-def _model_pod(workload: Obj) -> Obj:
-    """The pod a workload's template stamps out, owned by the workload."""
-    metadata: dict[str, Any] = {
-        "name": f"{workload.name}-{workload.kind.lower()}",
-        "namespace": workload.namespace,
-        "labels": dict(pod_template_labels(workload)),
-        "ownerReferences": [
-            {
-                "apiVersion": workload.api_version,
-                "kind": workload.kind,
-                "name": workload.name,
-                "controller": True,
-            }
-        ],
-    }
-    raw = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata}
-    raw["spec"] = pod_template_spec(workload)
-    return Obj.from_raw(raw, workload.source, workload.line)
-
-
 def _as_written(objects: Iterable[Obj], namespace: str) -> list[Obj]:
     """The objects people write, each in a namespace."""
     out: list[Obj] = []
@@ -102,10 +60,7 @@ def _as_written(objects: Iterable[Obj], namespace: str) -> list[Obj]:
             continue
         if obj.kind in _CONTROLLED_KINDS and obj.metadata.get("ownerReferences"):
             continue
-        placed = obj
-        if not obj.namespace and obj.kind not in CLUSTER_SCOPED:
-            placed = replace(obj, namespace=namespace)
-        out.append(placed)
+        out.append(placed(obj, namespace))
     return out
 
 
@@ -132,7 +87,7 @@ class Manifests:
         self.workloads: tuple[Obj, ...] = tuple(
             obj for kind in WORKLOAD_SUBJECT_KINDS for obj in self.snap.list(kind)
         )
-        models = [w if w.kind == "Pod" else _model_pod(w) for w in self.workloads]
+        models = [w if w.kind == "Pod" else model_pod(w) for w in self.workloads]
         self._templated = {key(m): w for m, w in zip(models, self.workloads, strict=True)}
         self.templates = Snapshot.build(models)
         self._backed = {

@@ -14,6 +14,7 @@ from why5xx.model import Evidence, Finding, Report, Severity, Status
 _STATUS_STYLE = {
     Status.FAILING: ("✗", "bold red"),
     Status.DEGRADED: ("!", "bold yellow"),
+    Status.LIKELY: ("~", "bold magenta"),
     Status.HEALTHY: ("✓", "bold green"),
     Status.UNKNOWN: ("?", "bold blue"),
 }
@@ -71,8 +72,30 @@ def _finding_block(finding: Finding, *, primary: bool) -> list[RenderableType]:
     return parts
 
 
-def render_report(report: Report) -> RenderableType:
+def _skipped_block(report: Report, *, verbose: bool) -> list[RenderableType]:
+    """The rules that did not run: one line counting them, unless `verbose`
+    or one of them is among the report's candidates (then each is listed)."""
+    if not report.skipped:
+        return []
+    candidates = {f.cause for f in report.findings}
+    listed = [s for s in report.skipped if verbose or s.rule in candidates]
+    parts: list[RenderableType] = [Text("")]
+    if listed:
+        parts.append(Text("  Not checked", style="bold"))
+        parts += [Text(f"    {s.rule}: {s.reason}", style="dim") for s in listed]
+    rest = len(report.skipped) - len(listed)
+    if rest:
+        more = " more" if listed else ""
+        parts.append(
+            Text(f"  {rest}{more} rules not checked for lack of input (-v lists them)", style="dim")
+        )
+    return parts
+
+
+def render_report(report: Report, *, verbose: bool = False) -> RenderableType:
+    """`verbose` lists each rule that was not checked, and why."""
     parts: list[RenderableType] = [_headline(report)]
+    parts += [Text(f"  Note: {note}", style="yellow") for note in report.notes]
     has_verdict = bool(report.findings) and report.status is not Status.HEALTHY
     if has_verdict:
         parts.append(Text(f"  {report.findings[0].title}", style="bold"))
@@ -93,10 +116,11 @@ def render_report(report: Report) -> RenderableType:
     for finding in others:
         parts.append(Text(""))
         parts += _finding_block(finding, primary=False)
-    if report.skipped:
+    parts += _skipped_block(report, verbose=verbose)
+    if report.capture_next:
         parts.append(Text(""))
-        parts.append(Text("  Not checked", style="bold"))
-        parts += [Text(f"    {s.rule}: {s.reason}", style="dim") for s in report.skipped]
+        parts.append(Text("Capture next (read-only) to confirm or decide:", style="bold"))
+        parts += [Text(f"    $ {command}", style="green") for command in report.capture_next]
     return Group(*parts)
 
 

@@ -20,7 +20,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from why5xx.snapshot import Obj, Snapshot
+from why5xx import templates
+from why5xx.snapshot import CLUSTER_SCOPED, DEFAULT_NAMESPACE, Obj, Snapshot, placed
 from why5xx.sources import decode
 from why5xx.sources.lines import Locator, locate
 from why5xx.sources.manifest import CaptureManifest
@@ -46,6 +47,9 @@ class LoadError:
     # Chart.yaml, a kustomization.yaml, a config file), as opposed to an
     # object that is broken or could not be read.
     not_an_object: bool = False
+    # Read all the same, with a caveat (an object without a name, kept under
+    # a placeholder): a warning, not an error.
+    warning: bool = False
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
@@ -57,14 +61,33 @@ class Bundle:
     errors: tuple[LoadError, ...]
     files: tuple[str, ...]
     manifest: CaptureManifest | None = None  # present in a `why5xx capture`
+    warnings: tuple[LoadError, ...] = ()
+    # (kind, namespace) of the objects that came in a `List` (`kubectl get
+    # pods -o yaml`): kinds listed in full, where an absence means something.
+    # The namespace is "" for items that name none.
+    listed: frozenset[tuple[str, str]] = frozenset()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, namespace: str = DEFAULT_NAMESPACE) -> Snapshot:
         """The snapshot of the bundle. A capture's manifest gives "now" (the
         API server's time at capture) and the kinds that were listed or could
-        not be read, so the capture diagnoses as the live cluster did."""
+        not be read, so the capture diagnoses as the live cluster did.
+
+        Any other bundle may be partial (manifests from a repository, a few
+        objects pasted into a ticket): objects without a namespace go to
+        `namespace`, as `kubectl apply -n` would put them; a workload whose
+        pods are not in it has its pod template stand in for them
+        (`templates.stand_ins`); only kinds that came in a `List` count as
+        listed in full."""
         manifest = self.manifest
         if manifest is None:
-            return Snapshot.build(self.objects)
+            objects = [placed(obj, namespace) for obj in self.objects]
+            complete = frozenset(
+                (kind, "" if kind in CLUSTER_SCOPED else ns or namespace)
+                for kind, ns in self.listed
+            )
+            return Snapshot.build(
+                [*objects, *templates.stand_ins(objects, complete)], complete=complete
+            )
         return Snapshot.build(
             self.objects,
             now=manifest.captured_at,
@@ -74,18 +97,25 @@ class Bundle:
 
 
 def load_bundle(
-    paths: Sequence[str], *, stdin: BinaryIO | None = None, lines: bool = False
+    paths: Sequence[str],
+    *,
+    stdin: BinaryIO | None = None,
+    lines: bool = False,
+    unnamed: bool = True,
 ) -> Bundle:
     """Read every path (file, directory, or `-` for standard input); with
-    `lines`, each object records the line it starts at (`sources.lines`)."""
-    objects: list[Obj] = []
-    errors: list[LoadError] = []
+    `lines`, each object records the line it starts at (`sources.lines`).
+    With `unnamed`, an object without a name (a pasted excerpt) is kept under
+    a placeholder name, with a warning; else it is an error (`lint`: such an
+    object cannot be applied)."""
+    reading = _Reading(lines=lines, unnamed=unnamed)
+    objects, errors = reading.objects, reading.errors
     files: list[str] = []
     for path in paths:
         if path == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             files.append("<stdin>")
-            _load_bytes(stream.read(), "<stdin>", None, objects, errors, lines)
+            _load_bytes(stream.read(), "<stdin>", None, reading)
             continue
         for file, error in _expand(Path(path)):
             if error:
@@ -98,21 +128,45 @@ def load_bundle(
                         errors.append(LoadError(source=member, message=problem))
                         continue
                     suffix = Path(member).suffix.lower()
-                    _load_bytes(data, member, suffix, objects, errors, lines)
+                    _load_bytes(data, member, suffix, reading)
                 continue
             try:
                 data = file.read_bytes()
             except OSError as exc:
                 errors.append(LoadError(source=str(file), message=exc.strerror or str(exc)))
                 continue
-            _load_bytes(data, str(file), file.suffix.lower(), objects, errors, lines)
+            _load_bytes(data, str(file), file.suffix.lower(), reading)
     manifests = [o for o in objects if CaptureManifest.is_manifest(o.raw)]
     return Bundle(
         objects=tuple(o for o in objects if not CaptureManifest.is_manifest(o.raw)),
         errors=tuple(errors),
         files=tuple(files),
         manifest=CaptureManifest.from_raw(manifests[-1].raw) if manifests else None,
+        warnings=tuple(reading.warnings),
+        listed=frozenset(reading.listed),
     )
+
+
+class _Reading:
+    """What the files read so far hold: objects, errors, warnings, and the
+    kinds that came in `List`s."""
+
+    __slots__ = ("errors", "lines", "listed", "objects", "unnamed", "unnamed_seen", "warnings")
+
+    def __init__(self, *, lines: bool, unnamed: bool) -> None:
+        self.objects: list[Obj] = []
+        self.errors: list[LoadError] = []
+        self.warnings: list[LoadError] = []
+        self.listed: set[tuple[str, str]] = set()
+        self.lines = lines
+        self.unnamed = unnamed
+        self.unnamed_seen: dict[str, int] = {}
+
+    def placeholder(self, kind: str) -> str:
+        """`unnamed-pod-1`, `unnamed-pod-2`, ...: stable for the same input."""
+        number = self.unnamed_seen.get(kind, 0) + 1
+        self.unnamed_seen[kind] = number
+        return f"unnamed-{kind.lower()}-{number}"
 
 
 def _expand(path: Path) -> Iterator[tuple[Path, str | None]]:
@@ -157,14 +211,8 @@ def _is_manifest_name(name: str) -> bool:
     return lowered.endswith(YAML_SUFFIXES + JSON_SUFFIXES)
 
 
-def _load_bytes(
-    data: bytes,
-    source: str,
-    suffix: str | None,
-    objects: list[Obj],
-    errors: list[LoadError],
-    lines: bool = False,
-) -> None:
+def _load_bytes(data: bytes, source: str, suffix: str | None, reading: _Reading) -> None:
+    errors = reading.errors
     if data[:2] == _GZIP_MAGIC:  # `kubectl get ... | gzip > dump.yaml.gz`
         try:
             data = gzip.decompress(data)
@@ -180,7 +228,7 @@ def _load_bytes(
     if is_json is None:  # stdin or an unknown suffix: sniff
         is_json = data.lstrip()[:1] in (b"{", b"[")
     documents = _json_documents(data) if is_json else _yaml_documents(data)
-    locator = locate(data, is_json=is_json) if lines else None
+    locator = locate(data, is_json=is_json) if reading.lines else None
     for index, document in documents:
         where = f"{source}: document {index}" if index > 1 or not is_json else source
         if isinstance(document, Exception):
@@ -188,7 +236,7 @@ def _load_bytes(
             continue
         if document is None:  # an empty YAML document (e.g. a trailing ---)
             continue
-        _add_document(document, source, where, objects, errors, locator, index)
+        _add_document(document, source, where, reading, locator, index)
 
 
 def _yaml_documents(data: bytes) -> Iterator[tuple[int, Any]]:
@@ -239,11 +287,11 @@ def _add_document(
     document: Any,
     source: str,
     where: str,
-    objects: list[Obj],
-    errors: list[LoadError],
+    reading: _Reading,
     locator: Locator | None = None,
     index: int = 1,
 ) -> None:
+    errors = reading.errors
     if not isinstance(document, Mapping):
         errors.append(
             LoadError(
@@ -270,24 +318,27 @@ def _add_document(
                 continue
             if item_kind and not item.get("kind"):
                 typed = {"kind": item_kind, "apiVersion": document.get("apiVersion", ""), **item}
-                _add_object(typed, source, item_where, objects, errors, line)
+                _add_object(typed, source, item_where, reading, line, listed=True)
             else:
-                _add_object(item, source, item_where, objects, errors, line)
+                _add_object(item, source, item_where, reading, line, listed=True)
         return
-    _add_object(document, source, where, objects, errors, locator.line(index) if locator else None)
+    _add_object(document, source, where, reading, locator.line(index) if locator else None)
 
 
 def _add_object(
     raw: Mapping[str, Any],
     source: str,
     where: str,
-    objects: list[Obj],
-    errors: list[LoadError],
+    reading: _Reading,
     line: int | None = None,
+    *,
+    listed: bool = False,
 ) -> None:
     metadata = raw.get("metadata")
-    if not raw.get("kind") or not isinstance(metadata, Mapping) or not metadata.get("name"):
-        errors.append(
+    named = isinstance(metadata, Mapping) and metadata.get("name")
+    kustomize = str(raw.get("apiVersion") or "").startswith(_KUSTOMIZE_API)
+    if not raw.get("kind") or not (named or (reading.unnamed and not kustomize)):
+        reading.errors.append(
             LoadError(
                 source=where,
                 message="object without kind or metadata.name",
@@ -295,9 +346,24 @@ def _add_object(
             )
         )
         return
+    if not named:
+        name = reading.placeholder(str(raw["kind"]))
+        given = metadata if isinstance(metadata, Mapping) else {}
+        raw = {**raw, "metadata": {**given, "name": name}}
+        reading.warnings.append(
+            LoadError(
+                source=where,
+                message=f"{raw['kind']} without metadata.name: read as {name}",
+                warning=True,
+            )
+        )
+    metadata = raw["metadata"]
     if "managedFields" in metadata or (raw.get("kind") == "Secret"):
         raw = _clean(raw)
-    objects.append(Obj.from_raw(raw, f"bundle:{source}", line))
+    obj = Obj.from_raw(raw, f"bundle:{source}", line)
+    reading.objects.append(obj)
+    if listed:
+        reading.listed.add((obj.kind, obj.namespace))
 
 
 def _not_an_object(raw: Mapping[str, Any]) -> bool:
