@@ -179,8 +179,7 @@ def test_nothing_related_exits_2_naming_what_the_input_holds(
     assert code == 2
     assert out == ""
     assert err == (
-        "why5xx: error: service/payments not found in namespace 'shop'; "
-        "Services there: checkout\n"
+        "why5xx: error: service/payments not found in namespace 'shop'; Services there: checkout\n"
     )
     code, _, err = run(["diagnose", "checkout", "-n", "ops", "--bundle", bundle], capsys)
     assert code == 2
