@@ -55,6 +55,7 @@ class Destination:
     index: int
     host: str
     subset: str
+    port: Mapping[str, object]  # the destination's `port` selector, as written
     share: float  # of the route's traffic
     conditional: bool  # the route has `match` conditions
 
@@ -71,6 +72,7 @@ def _destinations(vs: Obj) -> Iterator[Destination]:
             total = sum(weights)
             for d, (route, weight) in enumerate(zip(routes, weights, strict=True)):
                 destination = route.get("destination") or {}
+                port = destination.get("port")
                 yield Destination(
                     virtual_service=vs,
                     section=section,
@@ -78,6 +80,7 @@ def _destinations(vs: Obj) -> Iterator[Destination]:
                     index=d,
                     host=str(destination.get("host") or ""),
                     subset=str(destination.get("subset") or ""),
+                    port=port if isinstance(port, Mapping) else {},
                     share=weight / total if total else 1 / len(routes),
                     conditional=bool(entry.get("match")),
                 )
@@ -209,6 +212,59 @@ def _empty_subset(
     )
 
 
+def _port_patch(d: Destination, number: int | None) -> str | None:
+    """The patch that selects the Service port `number` by number."""
+    if number is None:
+        return None
+    path = kubectl.field_pointer(d.field, "port")
+    operation = {"op": "replace", "path": path, "value": {"number": number}}
+    return kubectl.json_patch(d.virtual_service, [operation])
+
+
+def _wrong_port(d: Destination, service: Obj) -> Broken | None:
+    """A port selector that selects none of the Service's ports: a port
+    given by name (Istio selects destination ports by number only), or a
+    number the Service does not expose."""
+    ports = [p for p in service.spec.get("ports") or () if isinstance(p, Mapping)]
+    numbers = {int(p["port"]): str(p.get("name") or "") for p in ports if p.get("port")}
+    if not numbers or not d.port:
+        return None
+    named = {name: number for number, name in numbers.items() if name}
+    listed = ", ".join(str(n) for n in sorted(numbers))
+    if "name" in d.port and "number" not in d.port:
+        name = str(d.port["name"])
+        number = named.get(name)
+        return Broken(
+            destination=d,
+            what=f"port name {name} of {service.name}",
+            why="which Istio does not resolve: destinations select a port by number only "
+            "(Istio 1.0 and 1.1 ignored the name, later releases reject it)",
+            evidence=(
+                fact(
+                    d.virtual_service,
+                    f"{d.field}.port.name",
+                    name,
+                    expected=f"port.number {number}" if number else f"a port number of {listed}",
+                ),
+            ),
+            patch=_port_patch(d, number),
+        )
+    raw = d.port.get("number")
+    if raw is None or not str(raw).isdigit() or int(str(raw)) in numbers:
+        return None
+    only = next(iter(numbers)) if len(numbers) == 1 else None
+    return Broken(
+        destination=d,
+        what=f"port {raw} of {service.name}",
+        why=f"which {service.name} does not expose (its ports: {listed})",
+        evidence=(
+            fact(d.virtual_service, f"{d.field}.port.number", str(raw), expected=listed),
+            fact(service, "spec.ports", listed),
+        ),
+        patch=_port_patch(d, only),
+    )
+
+
 def _check(snap: Snapshot, d: Destination) -> Broken | None:
     resolved = _resolve(d.host, d.virtual_service.namespace)
     if resolved is None:
@@ -217,6 +273,9 @@ def _check(snap: Snapshot, d: Destination) -> Broken | None:
     service = snap.get("Service", namespace, name)
     if service is None:
         return _missing_host(snap, d, name, namespace) if exact else None
+    wrong_port = _wrong_port(d, service)
+    if wrong_port is not None:
+        return wrong_port
     if not d.subset or not snap.has_kind("DestinationRule"):
         return None
     subsets = _subsets(snap, service)
@@ -254,6 +313,10 @@ def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[
       `NAME.NAMESPACE.svc.cluster.local` are judged, and only when that
       namespace's Services are in the input and no ServiceEntry declares
       the host);
+    - selects a `port` the Service does not have: a number it does not
+      expose, or a port given by `name` (Istio selects destination ports by
+      number only: 1.0 and 1.1 ignored the name and routed to a cluster
+      with no endpoints, 1.2 and later reject the VirtualService);
     - names a `subset` that no DestinationRule for the destination host
       defines (judged when DestinationRules are in the input); or
     - names a subset whose `labels` select none of the destination
@@ -272,8 +335,9 @@ def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[
     requests (a warning); a catch-all route that sends everything there
     fails all of them.
 
-    **Fix**: point the destination at an existing host or subset (the
-    patch picks the closest name when there is one), add the subset to
+    **Fix**: point the destination at an existing host, port number or
+    subset (the patch picks the closest name, or the Service's port, when
+    there is one), add the subset to
     the DestinationRule, or give the subset labels the pods carry. Apply a
     new subset before the VirtualService that uses it (Istio "Traffic
     Management Best Practices": a VirtualService that names a subset not
@@ -282,7 +346,10 @@ def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[
     **Sources**: Istio VirtualService and DestinationRule references;
     istioctl analyze IST0101 and IST0173 (istio
     `pkg/config/analysis/analyzers/virtualservice/destinationhosts.go` and
-    `destinationrules.go`); Envoy access log response flags `NC`, `UH`.
+    `destinationrules.go`); Envoy access log response flags `NC`, `UH`;
+    the port name in a destination: istio/istio#7401 (503 UH with
+    `port.name`), #8754 and istio/api#1100 (the name deprecated, then
+    removed from `PortSelector`).
     """
     broken: dict[str, list[Broken]] = {}
     for d in _relevant(snap, target.service):
@@ -334,8 +401,9 @@ def _destination_draft(target: ServiceTarget, problems: list[Broken]) -> Draft:
         ),
         fix=Fix(
             summary=(
-                "Point the destination at a host or subset that exists, or define the subset "
-                "(with labels the pods carry) in the DestinationRule before routing to it."
+                "Point the destination at a host, a port (by number) or a subset that exists, or "
+                "define the subset (with labels the pods carry) in the DestinationRule before "
+                "routing to it."
             ),
             patch="\n".join(patches) or None,
         ),
