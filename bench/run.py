@@ -10,9 +10,8 @@ and as the median of a few runs, with the peak RSS of the process:
   `kind: List`, as `kubectl get ... -A -o yaml`), the YAML both parsed
   (`--no-cache`) and read back from the decoded-bundle cache;
 - baselines on the same bytes: the floor (read + `orjson.loads`, collector
-  paused), the standard library's `json.loads`, the previous YAML decoder
-  (ryaml on the whole file, collector on), fast_yaml alone, and PyYAML's
-  CSafeLoader (on a slice, extrapolated: it takes minutes on the whole).
+  paused), the standard library's `json.loads`, and PyYAML's CSafeLoader
+  (on a slice, extrapolated: it takes minutes on the whole).
 
 It checks that both bundles give the same verdicts, prints a table, and
 writes bench/out/results.json. This is a benchmark, not a test: it fails
@@ -128,21 +127,6 @@ import json, sys
 for path in sys.argv[1:]:
     with open(path, 'rb') as stream:
         json.loads(stream.read())
-"""
-_RYAML = """
-import sys, ryaml
-with open(sys.argv[1], 'rb') as stream:
-    ryaml.loads(stream.read().decode())
-"""
-_FAST_YAML = """
-import gc, sys, fast_yaml
-gc.disable()
-with open(sys.argv[1], 'rb') as stream:
-    text = stream.read().decode()
-# fast_yaml refuses inputs over 100 MB whole: parse the List's items in pieces.
-from why5xx.sources.decode import split_list, _parse_sequences
-split = split_list(text)
-assert split is not None and _parse_sequences(split.pieces) is not None
 """
 _PYYAML_SLICE = """
 import sys, time, yaml
@@ -316,24 +300,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     add(measure("stdlib json.loads (JSON)", "baseline", _python(_STDLIB_JSON, *json_files), env, 1))
-    add(
-        measure(
-            "fast_yaml alone, one core (YAML)",
-            "baseline",
-            _python(_FAST_YAML, str(yaml_file)),
-            env,
-            1,
-        )
-    )
-    add(
-        measure(
-            "ryaml whole file, gc on (previous decoder)",
-            "baseline",
-            _python(_RYAML, str(yaml_file)),
-            env,
-            1,
-        )
-    )
     pyyaml_out = OUT / "pyyaml.txt"
     _, pyyaml_peak, _ = _run(
         _python(_PYYAML_SLICE, str(yaml_file), str(PYYAML_SLICE)), env, pyyaml_out
@@ -450,10 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     for m in results:
         if m.group == "why5xx":
             print(f"  {m.name:44} {m.seconds / floor:5.1f}x")
-    old = by_name["ryaml whole file, gc on (previous decoder)"].seconds
     parsed = by_name["whole bundle, YAML, parsed (--no-cache)"].seconds
     cached = by_name["whole bundle, YAML, cached"].seconds
-    print(f"  previous YAML decoder alone / whole YAML diagnosis now: {old / parsed:.1f}x")
     print(
         f"  PyYAML CSafeLoader alone / whole YAML diagnosis now:    {pyyaml.seconds / parsed:.0f}x"
     )

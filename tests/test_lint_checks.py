@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
-import ryaml
 
 from why5xx.lint.checks import CHECKS
 from why5xx.lint.inputs import read_files
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import LintReport
 from why5xx.lint.runner import lint
+from why5xx.sources import kubeyaml
 
 CASES_FILE = Path(__file__).parent / "lint" / "cases.yaml"
 
@@ -38,7 +38,7 @@ class Case:
 
 
 def _load() -> list[Case]:
-    data: dict[str, dict[str, list[dict[str, Any]]]] = ryaml.loads(CASES_FILE.read_text())
+    data: dict[str, dict[str, list[dict[str, Any]]]] = kubeyaml.load(CASES_FILE.read_text())
     return [
         Case(
             code=code,

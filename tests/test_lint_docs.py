@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import ryaml
 
 from why5xx.cli import main
 from why5xx.docs import stale_files
 from why5xx.lint import docs
 from why5xx.lint.base import PEER_TOOLS, Check
 from why5xx.lint.checks import CHECKS
+from why5xx.sources import kubeyaml
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs" / "lint"
@@ -40,6 +40,6 @@ def test_explain_prints_the_page(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_pre_commit_hook_runs_lint() -> None:
-    hooks = ryaml.loads((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hooks = kubeyaml.load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert [h["id"] for h in hooks] == ["why5xx-lint"]
     assert hooks[0]["entry"] == "why5xx lint"

@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ryaml
 
 from why5xx.engine import Target, diagnose
 from why5xx.model import Finding, Severity
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.sources import kubeyaml
 
 SCENARIO = Path(__file__).parent / "scenarios/listen-localhost/uvicorn-default-host-yaml-list"
 Raw = dict[str, Any]
 
 
 def _items() -> list[Raw]:
-    items: list[Raw] = ryaml.loads((SCENARIO / "catalog.yaml").read_text())["items"]
+    items: list[Raw] = kubeyaml.load((SCENARIO / "catalog.yaml").read_text())["items"]
     return items
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-import ryaml
 
 from fakeapi import (
     Deny,
@@ -34,6 +33,7 @@ from why5xx.engine import Target, diagnose, diagnose_all
 from why5xx.report import json as json_report
 from why5xx.rules import RULES
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.sources import kubeyaml
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
 from why5xx.sources.kubeapi import ClusterError, KubeApi, load_config
 from why5xx.sources.live import read_namespace, read_target
@@ -160,7 +160,7 @@ def test_kubeconfig_files_of_kubeconfig_env_are_merged(
         "contexts": [{"name": "prod-eu", "context": {"cluster": "prod", "user": "prod"}}],
         "current-context": "prod-eu",
     }
-    second.write_text(ryaml.dumps(config))
+    second.write_text(kubeyaml.dump(config))
     monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
 
     assert load_config().context_name == "dev"
@@ -453,7 +453,7 @@ def test_kubectl_plugin(mismatch: FakeCluster, tmp_path: Path) -> None:
 
 def test_krew_manifest_installs_the_entry_point() -> None:
     root = Path(__file__).parent.parent
-    manifest = ryaml.loads((root / "plugins" / "why5xx.yaml").read_text())
+    manifest = kubeyaml.load((root / "plugins" / "why5xx.yaml").read_text())
     assert manifest["kind"] == "Plugin"
     assert manifest["metadata"]["name"] == "why5xx"
     platform = manifest["spec"]["platforms"][0]
@@ -486,7 +486,7 @@ def test_every_kind_rules_read_is_readable_and_granted_by_the_documented_role() 
     declared = {kind for rule in RULES for kind in rule.inputs}
     assert declared | set(NAMESPACE_KINDS) <= set(KINDS)
     rbac = (Path(__file__).parent.parent / "docs" / "rbac.md").read_text()
-    role = ryaml.loads_all(rbac.split("```yaml\n", 1)[1].split("```", 1)[0])[0]
+    role = kubeyaml.load(rbac.split("```yaml\n", 1)[1].split("```", 1)[0].split("\n---\n")[0])
     granted = {
         (group, resource)
         for grant in role["rules"]

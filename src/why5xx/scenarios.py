@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ryaml
-
 from why5xx.engine import Target, diagnose
 from why5xx.logmodel import LogSummary
 from why5xx.model import Report, Severity, Status
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.sources import logs
+from why5xx.sources import kubeyaml, logs
 from why5xx.sources.bundle import Bundle, load_bundle
 
 TRUTH, EXPECTED = "truth.yaml", "expected.yaml"
@@ -105,7 +103,7 @@ class Truth:
                 data[key] = list(value)
         if self.log_format:
             data["log_format"] = self.log_format
-        return str(ryaml.dumps(data))
+        return kubeyaml.dump(data)
 
 
 def _items(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -151,10 +149,10 @@ def load_scenario(path: Path, name: str | None = None) -> Scenario:
     is missing or unusable."""
     truth_file = path / TRUTH if (path / TRUTH).is_file() else path / EXPECTED
     try:
-        data = ryaml.loads(truth_file.read_text())
+        data = kubeyaml.load(truth_file.read_text())
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{truth_file}: {exc}") from exc
-    except ryaml.InvalidYamlError as exc:
+    except kubeyaml.YamlError as exc:
         raise ScenarioError(f"{truth_file}: {' '.join(str(exc).split())}") from exc
     return Scenario(name=name or path.name, truth=Truth.from_yaml(data, str(truth_file)), path=path)
 

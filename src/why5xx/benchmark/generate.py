@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-import ryaml
 
 from why5xx.benchmark.faults import BACKGROUND, FAULTS, Fault
 from why5xx.benchmark.shapes import SHAPES, noise
 from why5xx.benchmark.world import World
 from why5xx.scenarios import TRUTH, Scenario
+from why5xx.sources import kubeyaml
 
 EPOCH = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 _ATTEMPTS = 30  # worlds to try until one has an app the fault fits
@@ -124,7 +124,7 @@ def export(scenarios: Iterable[Scenario], directory: Path) -> int:
         if number % 2 == 0:
             (where / "cluster.json").write_bytes(orjson.dumps(listing, option=orjson.OPT_INDENT_2))
         else:
-            (where / "cluster.yaml").write_text(ryaml.dumps(listing))
+            (where / "cluster.yaml").write_text(kubeyaml.dump(listing))
         if item.log is not None:
             (where / LOG_FILE).write_bytes(item.log)
     return number

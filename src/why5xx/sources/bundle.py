@@ -241,7 +241,7 @@ def _load_bytes(data: bytes, source: str, suffix: str | None, reading: _Reading)
 
 def _yaml_documents(data: bytes) -> Iterator[tuple[int, Any]]:
     """Each YAML document parsed on its own, so one broken document does
-    not cost the others (`decode.yaml_documents`: fast_yaml, big `List`s on
+    not cost the others (`decode.yaml_documents`: as kubectl reads YAML, big `List`s on
     two cores, a cache of decoded files). The collector stays paused while
     the caller turns them into objects."""
     with decode.gc_paused():

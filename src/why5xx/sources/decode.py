@@ -8,10 +8,10 @@ bench`), the choices here are:
   Decoders create millions of acyclic dicts, lists and strings; every
   collection the allocations trigger walks all of them again. Pausing it
   (and freezing what a big bundle allocated) halves the whole diagnosis.
-- **YAML is read by fast_yaml (fastyaml-rs)**, ~40 MB/s into Python objects
-  (ryaml ~10 MB/s, PyYAML's CSafeLoader ~1-3 MB/s), with ryaml as the
-  fallback when fast_yaml refuses a document on a limit rather than on its
-  syntax. It follows YAML 1.2's core schema.
+- **YAML means what it means to kubectl** (`kubeyaml`: go-yaml v2's YAML
+  1.1, duplicate keys an error), read by yaml_rs where a scan shows YAML
+  1.1 and 1.2 agree on the text (every `kubectl get -o yaml` output), by
+  libyaml and go-yaml's rules elsewhere.
 - **A big `List` is parsed on two cores**: its `items` are cut at their
   top-level `- ` lines (never inside a block scalar, which is always indented
   deeper; a cut inside a quoted scalar leaves it unterminated, so the piece
@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fast_yaml
-import ryaml
+import yaml
 
 from why5xx.snapshot import gc_paused
+from why5xx.sources import kubeyaml
 
 __all__ = [
     "cache_dir",
@@ -72,7 +72,7 @@ CACHE_MIN_BYTES = 1 << 20
 CACHE_MAX_ENTRIES = 8
 CACHE_MAX_BYTES = 2 << 30
 # Bump when what a cache entry holds, or how it is made, changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 Documents = list[tuple[int, Any]]
 
@@ -91,13 +91,19 @@ def yaml_documents(data: bytes, *, cache: bool | None = None) -> Iterator[tuple[
             return
     documents: Documents = []
     chunks = split_documents(data)
+    line = 1  # where the chunk starts in the file
     if chunks and (not chunks[0] or chunks[0].isspace()):
         chunks = chunks[1:]  # the file started with ---
+        line = 2 + data.count(b"\n", 0, data.find(b"---"))
     with gc_paused():
         for index, chunk in enumerate(chunks, start=1):
-            if not chunk or chunk.isspace():
-                continue
-            documents.append((index, parse_document(chunk)))
+            if chunk and not chunk.isspace():
+                value = parse_document(chunk)
+                if isinstance(value, kubeyaml.YamlError):
+                    value = value.moved(line - 1)  # lines of the file, not of the document
+                documents.append((index, value))
+            if len(chunks) > 1:
+                line += chunk.count(b"\n") + 1  # the chunk and its --- line
     if key is not None and not any(isinstance(d, Exception) for _, d in documents):
         cache_store(key, documents)
     yield from documents
@@ -126,24 +132,12 @@ def parse_document(chunk: bytes) -> Any:
 
 
 def parse_text(text: str) -> Any:
+    """One YAML document as kubectl reads it, or the `kubeyaml.YamlError`
+    that says why it is not one."""
     try:
-        return fast_yaml.safe_load(text)
-    except ValueError as exc:
-        message = str(exc)
-        if "syntax error" in message:
-            return ValueError(_tidy(message))
-    # fast_yaml refused on a limit or a key type, not on the syntax: ryaml
-    # (slower, no such limits) decides.
-    try:
-        return ryaml.loads(text)
-    except ValueError as exc:
+        return kubeyaml.load(text)
+    except kubeyaml.YamlError as exc:
         return exc
-
-
-def _tidy(message: str) -> str:
-    for prefix in ("YAML parse error: ", "YAML syntax error: "):
-        message = message.removeprefix(prefix)
-    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +207,8 @@ def parse_pieces(split: ListPieces) -> Any:
     """The document from its pieces, or None when a piece fails (the caller
     then parses the document whole, for the right error and line)."""
     try:
-        skeleton = fast_yaml.safe_load(split.skeleton)
-    except ValueError:
+        skeleton = kubeyaml.load(split.skeleton)
+    except kubeyaml.YamlError:
         return None
     if not isinstance(skeleton, dict) or skeleton.get("items") != []:
         return None
@@ -242,8 +236,8 @@ def _parse_sequences(pieces: list[str]) -> list[Any] | None:
     items: list[Any] = []
     for piece in pieces:
         try:
-            value = fast_yaml.safe_load(piece)
-        except ValueError:
+            value = kubeyaml.load(piece)
+        except kubeyaml.YamlError:
             return None
         if not isinstance(value, list):
             return None
@@ -343,10 +337,7 @@ def cache_dir() -> Path:
 
 
 def _decoder_versions() -> str:
-    return (
-        f"{CACHE_FORMAT}:{fast_yaml.__version__}:{getattr(ryaml, '__version__', '?')}:"
-        f"{sys.version_info[:3]}:{marshal.version}"
-    )
+    return f"{CACHE_FORMAT}:{yaml.__version__}:{sys.version_info[:3]}:{marshal.version}"
 
 
 def cache_key(data: bytes) -> str:

@@ -30,7 +30,6 @@ from urllib.parse import urlencode
 
 import httpx2
 import orjson
-import ryaml
 from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import User, UserExec
@@ -38,6 +37,7 @@ from lightkube.core.exceptions import ConfigError
 
 from why5xx import __version__
 from why5xx.kube import parse_time
+from why5xx.sources import kubeyaml
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -119,7 +119,7 @@ def _merge(paths: Sequence[Path]) -> dict[str, Any]:
     seen: dict[str, set[str]] = {key: set() for key in ("clusters", "users", "contexts")}
     for path in paths:
         try:
-            loaded = ryaml.loads(path.read_text()) or {}
+            loaded = kubeyaml.load(path.read_text()) or {}
         except (OSError, ValueError) as exc:
             raise ClusterError(f"cannot read kubeconfig {path}: {_one_line(exc)}") from exc
         if not isinstance(loaded, dict):
