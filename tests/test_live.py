@@ -81,24 +81,22 @@ def big(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fa
         yield server, kubeconfig
 
 
-def test_one_service_of_a_10000_pod_namespace_in_few_calls_under_a_second(
+def test_one_service_of_a_10000_pod_namespace_in_few_calls(
     big: tuple[FakeApiServer, Path],
 ) -> None:
     server, kubeconfig = big
     server.clear_calls()
     target = Target.parse("svc-0123", "shop")
-    started = time.perf_counter()
     api = KubeApi(load_config(str(kubeconfig)))
     try:
         read = read_target(api, target)
     finally:
         api.close()
     report = diagnose(read.snapshot, target)
-    elapsed = time.perf_counter() - started
 
+    # How long it takes is bench/live_bench.py's to say, not a timed assert's.
     assert report.status.value == "healthy"
     assert len(read.calls) == len(server.calls) <= CALL_BUDGET
-    assert elapsed < 1.0
     assert {c.method for c in server.calls} == {"GET"}
     pods = [c for c in server.calls if c.path == "/api/v1/namespaces/shop/pods"]
     assert [c.query["labelSelector"] for c in pods] == ["app=svc-0123"]  # never the 10,000
