@@ -23,7 +23,9 @@ the kubectl binary.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
+import importlib
 import json
 import os
 import sys
@@ -52,28 +54,20 @@ Decoder = Callable[[str], Any]
 
 def decoders() -> dict[str, Decoder]:
     """kubeyaml and whichever of the others this interpreter has."""
-    found: dict[str, Decoder] = {"kubeyaml (why5xx)": kubeyaml.load}
-    try:
-        import fast_yaml  # noqa: PLC0415
-
-        found["fast_yaml"] = fast_yaml.safe_load
-    except ImportError:
-        pass
-    try:
-        import ryaml  # noqa: PLC0415
-
-        found["ryaml"] = ryaml.loads
-    except ImportError:
-        pass
-    try:
-        import yaml_rs  # noqa: PLC0415
-
-        found["yaml_rs"] = lambda text: yaml_rs.loads(text, parse_datetime=False)
-    except ImportError:
-        pass
     import yaml  # noqa: PLC0415
 
-    found["PyYAML CSafeLoader"] = lambda text: yaml.load(text, Loader=yaml.CSafeLoader)
+    found: dict[str, Decoder] = {"kubeyaml (why5xx)": kubeyaml.load}
+    for name, function, options in (
+        ("fast_yaml", "safe_load", {}),
+        ("ryaml", "loads", {}),
+        ("yaml_rs", "loads", {"parse_datetime": False}),
+    ):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found[name] = functools.partial(getattr(module, function), **options)
+    found["PyYAML CSafeLoader"] = functools.partial(yaml.load, Loader=yaml.CSafeLoader)
     return found
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ryaml
 
 from why5xx.engine import Target, diagnose
 from why5xx.model import Status
 from why5xx.scenarios import Scenario, all_scenarios, read_bundle
 from why5xx.snapshot import Obj
+from why5xx.sources import kubeyaml
 from why5xx.sources.bundle import load_bundle
 
 SCENARIOS = all_scenarios(Path(__file__).parent / "scenarios")
@@ -84,7 +84,7 @@ def test_manifests_only(scenario: Scenario, tmp_path: Path) -> None:
     manifests = as_in_a_repository(read_bundle(scenario).objects, truth.namespace)
     repo = tmp_path / "k8s"
     repo.mkdir()
-    (repo / "app.yaml").write_text("---\n".join(ryaml.dumps(doc) for doc in manifests))
+    (repo / "app.yaml").write_text("---\n".join(kubeyaml.dump(doc) for doc in manifests))
     bundle = load_bundle([str(repo)])
     assert not bundle.errors
     snap = bundle.snapshot(truth.namespace)

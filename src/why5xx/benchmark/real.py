@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import ryaml
 
 from why5xx.benchmark.corpus import CHECKOUT
 from why5xx.causes import RANK
+from why5xx.sources import kubeyaml
 
 SCHEMA = "why5xx/bench-real/v1"
 ROOT = CHECKOUT / "tests" / "corpus" / "real"
@@ -120,10 +120,10 @@ def load_case(path: Path) -> Case:
     """The case in directory `path`; CaseError when it cannot be used."""
     source = path / CASE_FILE
     try:
-        data = ryaml.loads(source.read_text())
+        data = kubeyaml.load(source.read_text())
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseError(f"{source}: {exc}") from exc
-    except ryaml.InvalidYamlError as exc:
+    except kubeyaml.YamlError as exc:
         raise CaseError(f"{source}: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, Mapping):
         raise CaseError(f"{source}: not a mapping of case fields")
