@@ -50,6 +50,7 @@ INVISIBLE = {
     "readiness-probe-failing/": "probe failures are kubelet events (known miss: the probe on an "
     "undeclared named port, or on a port no container declares, is in the template)",
     "rollout-no-prestop/terminating-pod-refuses-connections": "the trigger is a terminating pod",
+    "rollout-no-prestop/rolling-update-one-terminating": "the trigger is a terminating pod",
     "slow-startup/": "start times and probe kills are pod status and events",
     "upstream-header-too-big/only-the-logs-tell": "only the proxy's log shows it",
     "healthy/": "health needs ready endpoints, which a repository cannot show",

@@ -200,3 +200,52 @@ def test_objects_without_a_name_are_read_with_a_warning(
     assert code == 1
     assert "Service without metadata.name: read as unnamed-service-1" in err
     assert "selector-mismatch" in out.splitlines()[0]
+
+
+VIRTUAL_SERVICE = """\
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: details-test-delay
+spec:
+  hosts: [details]
+  http:
+  - fault: {delay: {fixedDelay: 2s, percent: 100}}
+    route:
+    - destination: {host: details, subset: v1}
+"""
+
+
+def test_a_subset_no_destination_rule_in_the_input_defines_is_a_candidate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """istio/istio#6335: a VirtualService alone, routing to subset v1. Istio
+    needs a DestinationRule to define it; the input holds none, which proves
+    nothing, so the cause is `likely` and Capture next asks for them."""
+    bundle = repo(tmp_path, virtualservice=VIRTUAL_SERVICE)
+    code, out, _ = run(["diagnose", "details", "--bundle", bundle, "-o", "json"], capsys)
+    document = orjson.loads(out)
+    assert code == 1
+    assert document["status"] == "likely"
+    assert document["verdict"] == "mesh-destination-missing"
+    assert document["findings"][0]["severity"] == "warning"
+    assert "kubectl get destinationrules -n default -o yaml" in document["capture_next"]
+    assert document["notes"] == [
+        "Service default/details was not in the input: diagnosed what relates to it "
+        "(VirtualService/default/details-test-delay)"
+    ]
+
+
+def test_a_workload_named_for_the_service_stands_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubernetes/kubernetes#81092: a Deployment neg-demo-app posted for the
+    Service neg-demo-svc: the same app but for the word "svc"."""
+    deployment = DEPLOYMENT.replace("name: checkout\n", "name: neg-demo-app\n", 1)
+    deployment = deployment.replace("{app: checkout, version: v3}", "{run: neg-demo-app}")
+    bundle = repo(tmp_path, deployment=deployment)
+    code, out, _ = run(["diagnose", "neg-demo-svc", "--bundle", bundle], capsys)
+    assert code == 3
+    assert "(Deployment/default/neg-demo-app)" in out.splitlines()[1]
+    code, _, err = run(["diagnose", "payments-svc", "--bundle", bundle], capsys)
+    assert code == 2

@@ -30,10 +30,13 @@ from why5xx.model import (
 from why5xx.rules import RULES
 from why5xx.rules.base import Rule, Scope
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot, distinct
+from why5xx.views.frontend import virtual_service_routes
 from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, ready_backends
 
+# A verdict less sure than this is a candidate, not a certainty: `likely`.
+LIKELY_BELOW = 0.5
 # A finding read off a pod template (the cluster's pods were not in the
 # input) keeps this share of the confidence its rule gave it.
 TEMPLATE_CONFIDENCE = 0.75
@@ -102,14 +105,15 @@ def diagnose_all(
 def _settle(snap: Snapshot, report: Report, *, has_logs: bool = False) -> Report:
     """A verdict that rests on partial evidence is `likely`, not certain: read
     off a pod template, about a target the input does not hold (what relates
-    to it was diagnosed, and the relation is inferred). A report that is not
-    certain says what to capture next."""
+    to it was diagnosed, and the relation is inferred), or a candidate its
+    rule gave less than even odds. A report that is not certain says what to
+    capture next."""
     status = report.status
     if status in (Status.FAILING, Status.DEGRADED) and report.findings:
         target = report.target
         top = report.findings[0]
         absent = snap.get(target.kind, target.namespace, target.name) is None
-        if top.from_template or absent:
+        if top.from_template or absent or top.confidence < LIKELY_BELOW:
             status = Status.LIKELY
     if status not in (Status.LIKELY, Status.UNKNOWN):
         return replace(report, status=status)
@@ -131,7 +135,16 @@ def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Re
 
 
 # Labels that name an app: a Service is usually named after one of their values.
-_APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "name", "app.kubernetes.io/instance")
+_APP_LABELS = (
+    "app.kubernetes.io/name",
+    "app",
+    "k8s-app",
+    "name",
+    "run",
+    "app.kubernetes.io/instance",
+)
+# Words a Service's name adds to its app's name (`checkout-svc` for `checkout`).
+_SERVICE_WORDS = frozenset({"svc", "service"})
 
 
 def _names_app(labels: Mapping[str, str], name: str) -> dict[str, str]:
@@ -139,11 +152,34 @@ def _names_app(labels: Mapping[str, str], name: str) -> dict[str, str]:
     return {key: labels[key] for key in _APP_LABELS if labels.get(key) == name}
 
 
+def _same_app(service: str, other: str) -> bool:
+    """Whether a workload's name (or app label) names the Service's app: the
+    same words, but for the ones that say "service" (`neg-demo-svc` and
+    `neg-demo-app`, `checkout-service` and `checkout`)."""
+    words = [w for w in service.split("-") if w not in _SERVICE_WORDS]
+    theirs = other.split("-")
+    return bool(words) and theirs[: len(words)] == words and len(theirs) - len(words) <= 1
+
+
+def _app_selector(labels: Mapping[str, str], name: str, owner: str) -> dict[str, str]:
+    """The app-naming labels a Service named `name` would select on a
+    workload or pod named `owner` with these labels: those whose value is
+    the name, else all of them when the owner's name names the same app."""
+    named = _names_app(labels, name)
+    if named:
+        return named
+    if _same_app(name, owner) or any(
+        _same_app(name, labels[key]) for key in _APP_LABELS if key in labels
+    ):
+        return {key: labels[key] for key in _APP_LABELS if key in labels}
+    return {}
+
+
 def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rule]) -> Report:
     """A Service the input does not hold, through what relates to it: the
-    routes that send to it, its EndpointSlices, and the workloads and pods
-    named after it (diagnosed as the Service would select them). With
-    nothing related, TargetNotFound."""
+    routes and mesh routes that send to it, its EndpointSlices, and the
+    workloads and pods named after it (diagnosed as the Service would select
+    them). With nothing related, TargetNotFound."""
     namespace, name = target.namespace, target.name
     routes = [
         route
@@ -155,20 +191,21 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
     related: list[Obj] = []
     for kind in (*WORKLOAD_KINDS, "Pod"):
         for obj in snap.list(kind, namespace):
+            if kind == "Pod" and (obj.template_of is not None or snap.owner(obj) is not None):
+                continue  # its workload speaks for it
             labels = obj.labels if kind == "Pod" else pod_template_labels(obj)
-            named = _names_app(labels, name)
-            if obj.name == name and not named and labels:
-                named = {k: labels[k] for k in _APP_LABELS if k in labels}
-            if named and not (kind == "Pod" and obj.template_of is not None):
+            app = _app_selector(labels, name, obj.name)
+            if app:
                 related.append(obj)
-                selector = selector or named
+                selector = selector or app
     endpoints = [
         *snap.endpoint_slices(namespace, name),
         *filter(None, [snap.get("Endpoints", namespace, name)]),
     ]
-    if not (routes or related or endpoints):
-        raise TargetNotFound(_not_found_message(snap, target))
     service = _implied_service(target, selector, endpoints, [*routes, *related, *endpoints])
+    meshed = distinct(route.virtual_service for route in virtual_service_routes(snap, service))
+    if not (routes or related or endpoints or meshed):
+        raise TargetNotFound(_not_found_message(snap, target))
     report = _diagnose_service(snap, service, rules)
     findings = list(report.findings)
     skipped = list(report.skipped)
@@ -176,7 +213,7 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
         found, route_skipped = _run(snap, route, route.ref, rules, Scope.ROUTE)
         findings += found
         skipped += [s for s in route_skipped if s not in skipped]
-    seen = ", ".join(str(o.ref) for o in distinct([*routes, *related, *endpoints])[:6])
+    seen = ", ".join(str(o.ref) for o in distinct([*routes, *meshed, *related, *endpoints])[:6])
     note = f"Service {namespace}/{name} was not in the input: diagnosed what relates to it ({seen})"
     own = _status_of(findings)
     return replace(

@@ -95,14 +95,17 @@ def capture_next(snap: Snapshot, report: Report, *, has_logs: bool = False) -> t
         services += routed_services(route) if route is not None else []
     for ns, name in services:
         service = snap.get("Service", ns, name)
+        every_label = f"kubectl get pods{_ns(ns)} --show-labels"  # what a selector could match
         if service is None:
             commands.append(f"kubectl get service{_ns(ns)} {shlex.quote(name)} -o yaml")
+            commands.append(every_label)
             continue
         selector = service.spec.get("selector") or {}
         pods_seen = any(p.template_of is None for p in snap.pods_matching(ns, selector))
         if selector and not pods_seen:
             label = shlex.quote(selector_string(selector))
             commands.append(f"kubectl get pods{_ns(ns)} -l {label} -o yaml")
+            commands.append(every_label)
         if not snap.endpoint_slices(ns, name) and snap.get("Endpoints", ns, name) is None:
             commands.append(
                 f"kubectl get endpointslices{_ns(ns)} "

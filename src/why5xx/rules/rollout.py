@@ -58,6 +58,9 @@ class Rollout:
     # Pods leaving now, or the controller replacing them in the last
     # RECENT: what makes a risk worth mentioning today.
     recent: bool
+    # Pods of the workload terminating (or a StatefulSet update rolling) at
+    # capture time: the trigger is visible now.
+    now: bool
 
 
 def _events(snap: Snapshot, workload: Obj) -> list[Event]:
@@ -178,6 +181,7 @@ def _rollout(snap: Snapshot, target: ServiceTarget, workload: Obj) -> Rollout | 
         summary="; ".join(notes),
         refusing=bool(refused),
         recent=recent,
+        now=bool(terminating or leaving or updating),
     )
 
 
@@ -340,11 +344,12 @@ def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
     or seen: a strategy that leaves no ready pod, a grace period the preStop
     uses up, or a terminating pod the kubelet already finds refusing
     connections (`Readiness probe failed: ... connect: connection refused`
-    after its deletion began). Otherwise (no preStop, no readiness probe)
-    it is information while pods are being replaced (terminating now, or
-    replaced in the last 30 minutes), and nothing at all for a workload
-    whose last rollout is older: a risk at every rollout, not proof of
-    today's 5xx.
+    after its deletion began); and when the trigger is visible now: pods
+    (or endpoints) of the workload terminating at capture time, or a
+    StatefulSet update rolling. Otherwise (no preStop, no readiness probe)
+    it is information while the controller replaced pods in the last 30
+    minutes, and nothing at all for a workload whose last rollout is older:
+    a risk at every rollout, not proof of today's 5xx.
 
     **Fix**: a preStop sleep of 5-15 s (the patch uses 10), a grace period
     longer than the sleep plus the app's drain, `maxUnavailable: 0` with a
@@ -398,6 +403,8 @@ def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]
                 kubectl.get_yaml(workload, "{.spec.template.spec.containers[*].lifecycle}"),
             ),
             fix=_fix(workload, problems, native),
-            severity=None if evident else Severity.INFO,
-            confidence=0.8 if evident else 0.5,
+            # Pods leaving now are the trigger itself (issue 10 §7): today's
+            # 5xx, not a risk for the next deploy.
+            severity=None if evident or rollout.now else Severity.INFO,
+            confidence=0.8 if evident else 0.6 if rollout.now else 0.5,
         )

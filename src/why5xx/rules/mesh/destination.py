@@ -95,6 +95,9 @@ class Broken:
     why: str  # "which no DestinationRule defines"
     evidence: tuple[Evidence, ...]
     patch: str | None  # a kubectl command that fixes it
+    # Judged on what the input lacks (no DestinationRule at all): a candidate
+    # to confirm, not a fact.
+    unproven: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,19 +268,44 @@ def _wrong_port(d: Destination, service: Obj) -> Broken | None:
     )
 
 
-def _check(snap: Snapshot, d: Destination) -> Broken | None:
+def _undefined_subset(d: Destination, service: Obj) -> Broken:
+    """A subset routed to while the input holds no DestinationRule at all:
+    Istio needs one to define it, but absence from a partial input is no
+    proof, so this is a candidate for `kubectl get destinationrules`."""
+    return Broken(
+        destination=d,
+        what=f"subset {d.subset} of {service.name}",
+        why="which no DestinationRule in the input defines (none was given)",
+        evidence=(
+            fact(
+                d.virtual_service,
+                f"{d.field}.subset",
+                d.subset,
+                expected=f"a DestinationRule for host {service.name} defining it",
+            ),
+        ),
+        patch=None,
+        unproven=True,
+    )
+
+
+def _check(snap: Snapshot, d: Destination, target: Obj) -> Broken | None:
     resolved = _resolve(d.host, d.virtual_service.namespace)
     if resolved is None:
         return None
     name, namespace, exact = resolved
     service = snap.get("Service", namespace, name)
+    if service is None and (namespace, name) == (target.namespace, target.name):
+        service = target  # the target, implied by what relates to it
     if service is None:
         return _missing_host(snap, d, name, namespace) if exact else None
     wrong_port = _wrong_port(d, service)
     if wrong_port is not None:
         return wrong_port
-    if not d.subset or not snap.has_kind("DestinationRule"):
+    if not d.subset:
         return None
+    if not snap.has_kind("DestinationRule"):
+        return _undefined_subset(d, service)
     subsets = _subsets(snap, service)
     if d.subset not in subsets:
         return _missing_subset(d, service, subsets)
@@ -318,7 +346,10 @@ def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[
       number only: 1.0 and 1.1 ignored the name and routed to a cluster
       with no endpoints, 1.2 and later reject the VirtualService);
     - names a `subset` that no DestinationRule for the destination host
-      defines (judged when DestinationRules are in the input); or
+      defines (when the input holds no DestinationRule at all, a warning
+      with low confidence: a candidate to confirm with `kubectl get
+      destinationrules`, since absence from a partial input proves
+      nothing); or
     - names a subset whose `labels` select none of the destination
       Service's pods, while the Service has pods (when it has none, the
       rules about selectors and workloads explain it).
@@ -353,7 +384,7 @@ def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[
     """
     broken: dict[str, list[Broken]] = {}
     for d in _relevant(snap, target.service):
-        found = _check(snap, d)
+        found = _check(snap, d, target.service)
         if found is not None:
             broken.setdefault(str(d.virtual_service.ref), []).append(found)
     for problems in broken.values():
@@ -407,6 +438,6 @@ def _destination_draft(target: ServiceTarget, problems: list[Broken]) -> Draft:
             ),
             patch="\n".join(patches) or None,
         ),
-        confidence=0.9,
-        severity=None if total else Severity.WARNING,
+        confidence=0.45 if all(p.unproven for p in problems) else 0.9,
+        severity=None if total and not all(p.unproven for p in problems) else Severity.WARNING,
     )
