@@ -124,7 +124,10 @@ def test_502s_from_the_old_replicaset_confirm_the_rollout(tmp_path: Path) -> Non
     entries.append(("08:51:05", "10.244.1.21:8080", 502, "POST", REFUSED))
     before = _diagnose(ROLLOUT, None)
     after = _diagnose(ROLLOUT, [_log(tmp_path / "r.log", entries)])
-    assert before.verdict != "rollout-no-prestop"  # the rule alone did not call it a failure
+    # Pods of the target terminate now: the rule alone says degraded (issue 10 §7),
+    # the users' 502s from those pods make it a failure.
+    assert before.verdict == "rollout-no-prestop"
+    assert before.findings[0].severity.value == "warning"
     assert after.verdict == "rollout-no-prestop"
     top = after.findings[0]
     assert top.severity.value == "critical"

@@ -248,4 +248,5 @@ def test_a_workload_named_for_the_service_stands_for_it(
     assert code == 3
     assert "(Deployment/default/neg-demo-app)" in out.splitlines()[1]
     code, _, err = run(["diagnose", "payments-svc", "--bundle", bundle], capsys)
+    assert "Services in the input" not in err  # no Service at all
     assert code == 2
