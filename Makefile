@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages the tests start for real (nginx, haproxy, ...), installed when missing.
-DEBIAN_PACKAGES := nginx haproxy goaccess
+# chromium opens the HTML reports (driven by playwright's Python package, whose own
+# browser downloads are not used); chromium-driver serves WebDriver clients.
+DEBIAN_PACKAGES := nginx haproxy goaccess chromium chromium-driver fonts-dejavu-core
 
 .PHONY: demo test test-deps lint bench docs clean
 

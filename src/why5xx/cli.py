@@ -124,9 +124,16 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     diag.add_argument(
         "-o",
         "--output",
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="markdown: for a ticket or a pull-request comment",
+        help="markdown: for a ticket or a pull-request comment; html: one self-contained "
+        "incident report with a timeline",
+    )
+    diag.add_argument(
+        "--timeline",
+        action="store_true",
+        help="add the timeline (events, restarts, endpoints, 5xx over time) to -o json; "
+        "markdown and html always have it",
     )
     diag.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     diag.add_argument(
@@ -189,7 +196,13 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
         metavar="PATH",
         help="cluster state (`kubectl get -o yaml|json`) to name the pods behind upstreams",
     )
-    logs_cmd.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    logs_cmd.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json", "html"),
+        default="text",
+        help="html: one self-contained page with the 5xx over time",
+    )
     logs_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     logs_cmd.set_defaults(run=_logs)
 
@@ -297,6 +310,20 @@ def _exit_code(reports: Sequence[Report]) -> int:
     return EXIT_UNKNOWN if any(r.status is Status.UNKNOWN for r in reports) else EXIT_OK
 
 
+def _with_timelines(
+    args: argparse.Namespace,
+    snap: Snapshot,
+    reports: Sequence[Report],
+    logs: LogSummary | None = None,
+) -> list[Report]:
+    """The reports with their timelines, for the outputs that show them."""
+    if args.output not in ("markdown", "html") and not (args.timeline and args.output == "json"):
+        return list(reports)
+    from why5xx import timeline  # noqa: PLC0415 (only these outputs need it)
+
+    return [timeline.attach(snap, report, logs) for report in reports]
+
+
 def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableType | str:
     """`verbose`: the text lists each rule not checked."""
     if output == "json":
@@ -305,6 +332,10 @@ def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableT
         from why5xx.report import markdown  # noqa: PLC0415 (jinja2 only when asked for)
 
         return markdown.render_report(report)
+    if output == "html":
+        from why5xx.report import html  # noqa: PLC0415 (see markdown)
+
+        return html.render_report(report)
     return text_report.render_report(report, verbose=verbose)
 
 
@@ -316,6 +347,10 @@ def _render_reports(output: str, reports: Sequence[Report]) -> RenderableType | 
         from why5xx.report import markdown  # noqa: PLC0415 (see _render_report)
 
         return markdown.render_reports(reports)
+    if output == "html":
+        from why5xx.report import html  # noqa: PLC0415 (see _render_report)
+
+        return html.render_reports(reports)
     return text_report.render_summary(reports)
 
 
@@ -336,6 +371,7 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
         reports = diagnose_all(snap, None if args.all_namespaces else namespace)
         if not reports:
             raise InputError(f"no Services in namespace {namespace!r}; {holdings(snap)}")
+        reports = _with_timelines(args, snap, reports)
         rendered = _render_reports(args.output, reports)
     else:
         try:
@@ -344,8 +380,8 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
             report = diagnose(snap, target, logs=evidence)
         except (ValueError, TargetNotFound) as exc:
             raise InputError(str(exc)) from exc
-        reports = [report]
-        rendered = _render_report(args.output, report, verbose=args.verbose)
+        reports = _with_timelines(args, snap, [report], evidence)
+        rendered = _render_report(args.output, reports[0], verbose=args.verbose)
     _print(out, rendered)
     return _exit_code(reports)
 
@@ -478,6 +514,12 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     _check_logs(summary, args.files, err)
     if args.output == "json":
         _print(out, logs_json.render_summary(summary))
+    elif args.output == "html":
+        from why5xx import timeline  # noqa: PLC0415 (see _with_timelines)
+        from why5xx.report import html  # noqa: PLC0415 (see _render_report)
+
+        drawn = timeline.from_logs(summary)
+        _print(out, html.render_logs(summary, drawn.to_json() if drawn is not None else None))
     else:
         out.print(logs_text.render_summary(summary))
     return EXIT_FOUND if summary.total_5xx else EXIT_OK

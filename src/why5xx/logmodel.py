@@ -8,15 +8,13 @@ are additions a reader of v1 may ignore.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from why5xx.model import iso
+
+__all__ = ["iso"]  # where log code has always found it
 UNCLASSIFIED = "unclassified"
-
-
-def iso(time: datetime) -> str:
-    """`2026-11-20T08:50:12Z`: whole seconds in UTC, as the API server writes times."""
-    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,12 +133,17 @@ class Timeline:
     bucket_seconds: int
     services: tuple[tuple[str, tuple[int, ...]], ...]  # service -> 5xx per bucket
     events: tuple[TimelineEvent, ...] = ()
+    statuses: tuple[tuple[int, tuple[int, ...]], ...] = ()  # status -> 5xx per bucket
+    # upstream pod (namespace/name, else the address) -> 5xx per bucket, most first
+    upstreams: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "start": iso(self.start),
             "bucket_seconds": self.bucket_seconds,
             "services": {name: list(counts) for name, counts in self.services},
+            "statuses": {str(status): list(counts) for status, counts in self.statuses},
+            "upstreams": {name: list(counts) for name, counts in self.upstreams},
             "events": [e.to_json() for e in self.events],
         }
 

@@ -7,6 +7,7 @@ Everything here is immutable. The JSON shape of `Report` is the contract
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -169,6 +170,102 @@ class Skipped:
         return {"rule": self.rule, "reason": self.reason}
 
 
+def iso(time: datetime) -> str:
+    """`2026-11-20T08:50:12Z`: whole seconds in UTC, as the API server writes times."""
+    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Lane(StrEnum):
+    """The rows of a report's timeline, top to bottom."""
+
+    ROLLOUT = "rollout"  # Deployment rollouts, ReplicaSet scaling
+    PODS = "pods"  # pod starts, restarts, OOM kills, terminations
+    PROBES = "probes"  # probe failures
+    ENDPOINTS = "endpoints"  # ready / not ready / terminating endpoints
+    STATUS = "5xx-status"  # 5xx per status, from proxy logs
+    UPSTREAM = "5xx-upstream"  # 5xx per upstream pod, from proxy logs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Moment:
+    """Something that happened to one object: an event (repeated from `time`
+    to `until`, `count` times) or a change a status field records."""
+
+    lane: Lane
+    time: datetime
+    until: datetime | None
+    count: int
+    object: ObjectRef
+    label: str  # ScalingReplicaSet, OOMKilled, Unhealthy...
+    detail: str  # the event's message, or what the field says
+    evidence: bool  # the object is in the verdict's evidence
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lane": self.lane.value,
+            "time": iso(self.time),
+            "object": str(self.object),
+            "label": self.label,
+            "detail": self.detail,
+            "count": self.count,
+            "evidence": self.evidence,
+        }
+        if self.until is not None:
+            out["until"] = iso(self.until)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Series:
+    """Counts over time: a step function (`bucket_seconds` None: each value
+    holds from its time to the next) or counts per time bucket."""
+
+    lane: Lane
+    name: str  # ready | not-ready | terminating | 502 | shop/checkout-6f9c-x2m4q
+    points: tuple[tuple[datetime, int], ...]
+    bucket_seconds: int | None
+    evidence: bool  # the verdict's evidence names it (a status it gives, a pod)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lane": self.lane.value,
+            "name": self.name,
+            "points": [[iso(time), value] for time, value in self.points],
+            "evidence": self.evidence,
+        }
+        if self.bucket_seconds is not None:
+            out["bucket_seconds"] = self.bucket_seconds
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeline:
+    """What happened around the target, for people to see beside the verdict:
+    built from the snapshot's events and status fields and the proxy logs."""
+
+    start: datetime
+    end: datetime
+    now: datetime | None  # the snapshot's time (a bundle's capture); None: logs alone
+    moments: tuple[Moment, ...]  # oldest first
+    series: tuple[Series, ...]
+    # The span of the verdict's 5xx in the logs, when they show it.
+    window: tuple[datetime, datetime] | None = None
+    omitted: int = 0  # moments before `start`, left out
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "now": iso(self.now) if self.now is not None else None,
+            "moments": [m.to_json() for m in self.moments],
+            "series": [s.to_json() for s in self.series],
+            "omitted": self.omitted,
+        }
+        if self.window is not None:
+            out["window"] = [iso(self.window[0]), iso(self.window[1])]
+        return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """The diagnosis of one target."""
@@ -184,6 +281,8 @@ class Report:
     # What the report could not see of its target (e.g. the Service itself was
     # not in the input and related objects were diagnosed instead).
     notes: tuple[str, ...] = ()
+    # Built on request (`why5xx.timeline.attach`): the shared reports draw it.
+    timeline: Timeline | None = None
 
     @property
     def verdict(self) -> str:
@@ -207,4 +306,6 @@ class Report:
             out["notes"] = list(self.notes)
         if self.capture_next:
             out["capture_next"] = list(self.capture_next)
+        if self.timeline is not None:
+            out["timeline"] = self.timeline.to_json()
         return out

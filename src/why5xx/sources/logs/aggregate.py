@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from why5xx.logmodel import (
     CauseSummary,
@@ -47,6 +48,7 @@ _MAX_BUCKETS = 60
 _DAY = 86400
 
 Resolve = Callable[[str], PodInfo | None]
+_K = TypeVar("_K")
 Classified = tuple["Group", PodInfo | None, str]  # a group, its pod, its cause
 Explain = Callable[[Sequence[Classified]], tuple[str, ...]]
 
@@ -189,7 +191,15 @@ def _bucket_size(span: int) -> int:
     return (span // (_MAX_BUCKETS * _DAY) + 1) * _DAY
 
 
-def _timeline(groups: Sequence[Group], events: Iterable[TimelineEvent]) -> Timeline | None:
+def _by_total(series: dict[_K, list[int]]) -> tuple[tuple[_K, tuple[int, ...]], ...]:
+    return tuple(sorted(((name, tuple(v)) for name, v in series.items()), key=lambda s: -sum(s[1])))
+
+
+def _timeline(
+    groups: Sequence[Group],
+    events: Iterable[TimelineEvent],
+    pods: Mapping[str, PodInfo | None],
+) -> Timeline | None:
     if not groups:
         return None
     first = min(g.second for g in groups)
@@ -197,8 +207,15 @@ def _timeline(groups: Sequence[Group], events: Iterable[TimelineEvent]) -> Timel
     start = first - first % size
     width = (max(g.second for g in groups) - start) // size + 1
     series: defaultdict[str, list[int]] = defaultdict(lambda: [0] * width)
+    statuses: defaultdict[int, list[int]] = defaultdict(lambda: [0] * width)
+    upstreams: defaultdict[str, list[int]] = defaultdict(lambda: [0] * width)
     for group in groups:
-        series[group.service or "-"][(group.second - start) // size] += group.count
+        bucket = (group.second - start) // size
+        series[group.service or "-"][bucket] += group.count
+        statuses[group.status][bucket] += group.count
+        if group.upstream:
+            pod = pods.get(group.upstream)
+            upstreams[pod.ref if pod is not None else group.upstream][bucket] += group.count
     placed = tuple(
         TimelineEvent(
             time=e.time,
@@ -213,10 +230,10 @@ def _timeline(groups: Sequence[Group], events: Iterable[TimelineEvent]) -> Timel
     return Timeline(
         start=datetime.fromtimestamp(start, UTC),
         bucket_seconds=size,
-        services=tuple(
-            sorted(((name, tuple(v)) for name, v in series.items()), key=lambda s: -sum(s[1]))
-        ),
+        services=_by_total(series),
         events=tuple(sorted(placed, key=lambda e: e.time)),
+        statuses=tuple(sorted((status, tuple(v)) for status, v in statuses.items())),
+        upstreams=_by_total(upstreams)[:_MAX_UPSTREAMS],
     )
 
 
@@ -289,6 +306,6 @@ def summarize(
         by_status=tuple(sorted(statuses.items())),
         causes=tuple(causes),
         services=tuple(services.most_common()),
-        timeline=_timeline(groups, events),
+        timeline=_timeline(groups, events, pods),
         insights=insights(classified) if insights is not None else (),
     )

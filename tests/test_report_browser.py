@@ -1,0 +1,358 @@
+"""The HTML reports in a real browser: Debian's headless Chromium
+(`/usr/bin/chromium`, installed by `make test-deps`), driven by Playwright.
+
+One browser for the session, a fresh context (profile state, permissions,
+viewport) per test. Every page is opened from a file, as a user opens an
+attachment; the tests assert what a person sees (the verdict first, the
+timeline's lanes and marks, copy buttons that copy), that the page asks the
+network for nothing, and that hostile text stays text. Screenshots go to
+`$WHY5XX_ARTIFACTS` (default `.artifacts/browser/`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from reports.cases import HOSTILE, HOSTILE_LABEL, HOSTILE_SERVICE, ROOT, Example, examples
+from why5xx.cli import main
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags of a quiet, reproducible headless run: no GPU, no QUIC, no first-run
+# pages, no background fetches (component updates, sync, safe-browsing lists).
+FLAGS = [
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("WHY5XX_ARTIFACTS", ROOT / ".artifacts" / "browser"))
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+EVENT_LANES = ("rollout", "pods", "probes")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test-deps` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        # Playwright gives each launch a fresh --user-data-dir of its own; `chromium_sandbox`
+        # False is --no-sandbox (root in a container has no user namespace for it).
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), chromium_sandbox=False, args=FLAGS
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Opened:
+    """A report open in a page, with what the page asked for and logged."""
+
+    page: Page
+    document: dict[str, Any]
+    requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=DESKTOP)
+    yield context
+    context.close()
+
+
+def render(args: list[str], path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out, err = capsys.readouterr()
+    assert done.value.code in (0, 1), err
+    path.write_text(out)
+    return path
+
+
+def open_report(context: BrowserContext, path: Path) -> Opened:
+    page = context.new_page()
+    url = path.resolve().as_uri()
+    embedded = path.read_text().split('<script type="application/json" id="why5xx-document">')[1]
+    opened = Opened(page=page, document=orjson.loads(embedded.split("</script>")[0]))
+
+    def refuse(route: Any) -> None:
+        if route.request.url != url:
+            opened.requests.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*", refuse)
+    page.on("request", lambda r: r.url != url and opened.requests.append(r.url))
+
+    def log(message: ConsoleMessage) -> None:
+        opened.console.append(f"{message.type}: {message.text}")
+
+    page.on("console", log)
+    page.on("pageerror", lambda error: opened.console.append(f"pageerror: {error}"))
+    page.goto(url)
+    return opened
+
+
+def diagnose_html(example: Example, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    return render([*example.diagnose_args(), "-o", "html"], tmp_path / "report.html", capsys)
+
+
+@pytest.mark.parametrize("example", examples(), ids=lambda e: e.name)
+def test_every_example_opens_with_its_verdict_and_timeline(
+    example: Example,
+    context: BrowserContext,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    opened = open_report(context, diagnose_html(example, tmp_path, capsys))
+    page = opened.page
+    opened.shot(f"example-{example.name}")
+    # The verdict, in the first screenful.
+    cause = page.locator("header.verdict .verdict-cause")
+    assert cause.inner_text() == example.verdict
+    box = cause.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] < DESKTOP["height"] / 2
+    assert page.title().startswith(opened.document["status"].upper())
+    # The timeline: a lane per kind of moment the document holds, a mark per moment,
+    # the verdict's evidence ringed.
+    timeline = opened.document["timeline"]
+    figure = page.locator("figure.timeline")
+    assert figure.count() == 1
+    moments = timeline["moments"]
+    lanes = page.locator("figure.timeline g.lane").evaluate_all("gs => gs.map(g => g.dataset.lane)")
+    expected = [lane for lane in EVENT_LANES if any(m["lane"] == lane for m in moments)]
+    assert lanes[: len(expected)] == expected
+    assert ("endpoints" in lanes) == any(s["lane"] == "endpoints" for s in timeline["series"])
+    marks = page.locator(", ".join(f"g.lane-{lane} g.mark" for lane in EVENT_LANES))
+    assert marks.count() == len(moments)
+    evidence = page.locator("g.mark[data-evidence=true] circle.ring")
+    assert evidence.count() == sum(m["evidence"] for m in moments)
+    if example.verdict != "healthy" and moments:
+        assert evidence.count() > 0  # every example's verdict names an object with a history
+    # Copy buttons, shown by the page's own script, one per command.
+    findings = opened.document["findings"]
+    commands = [len(f["confirm"]) + bool(f["fix"].get("patch")) for f in findings]
+    assert page.locator("button.copy").count() == sum(commands)
+    if example.verdict != "healthy":  # the others' are folded
+        assert page.locator("section.finding-main button.copy:visible").count() == commands[0]
+    assert opened.requests == []
+    assert opened.console == []
+
+
+def test_oom_example_marks_each_oom_kill(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The marks are the example's own history: an OOM kill and a run of
+    probe failures on each of its two pods."""
+    example = next(e for e in examples() if e.name == "oom-killed")
+    page = open_report(context, diagnose_html(example, tmp_path, capsys)).page
+    oom = page.locator("g.lane-pods g.mark.oom")
+    assert oom.count() == 2
+    titles = oom.evaluate_all("gs => gs.map(g => g.querySelector('title').textContent)")
+    assert all("OOMKilled" in t and "exited with code 137" in t for t in titles)
+    assert page.locator("g.lane-probes g.mark.probe").count() == 2
+
+
+def test_copy_button_copies_the_command(
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        example = next(e for e in examples() if e.name == "selector-version-bump")
+        opened = open_report(context, diagnose_html(example, tmp_path, capsys))
+        page = opened.page
+        button = page.locator("section.finding-main button.copy").first
+        button.click()
+        assert button.inner_text() == "Copied"
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == opened.document["findings"][0]["confirm"][0]
+    finally:
+        context.close()
+
+
+def test_hostile_text_stays_inert_text(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = render(
+        [
+            "diagnose",
+            f"svc/{HOSTILE_SERVICE}",
+            "-n",
+            "shop",
+            "-o",
+            "html",
+            "--bundle",
+            str(HOSTILE),
+        ],
+        tmp_path / "hostile.html",
+        capsys,
+    )
+    opened = open_report(context, path)
+    page = opened.page
+    opened.shot("hostile")
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    # No element came from the bundle: two scripts (the document, the copy buttons), no images.
+    assert page.locator("script").count() == 2
+    assert page.locator("img, b, i, iframe, object").count() == 0
+    page.locator("details.moments summary").click()
+    text = page.locator("body").inner_text()
+    assert HOSTILE_SERVICE in text
+    assert HOSTILE_LABEL in text
+    assert "<script>window.pwned=4</script>" in text  # an event message, in the timeline's table
+    assert HOSTILE_SERVICE in page.title()
+    # The marks' tooltips hold it as text too.
+    titles = page.locator("g.lane-probes g.mark title").all_text_contents()
+    assert any("<script>window.pwned=4</script>" in t for t in titles)
+    assert opened.requests == []
+    assert opened.console == []
+
+
+def test_hostile_log_lines_stay_inert_text(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = (
+        '10.0.0.9 - - [20/Nov/2026:08:51:03 +0000] "GET /<script>window.pwned=5</script> '
+        'HTTP/1.1" 502 150 "-" "<img src=x onerror=window.pwned=6>" 300 0.002 '
+        "[shop-checkout-8080] [] 10.244.1.20:8080 0 0.002 502 0123456789abcdef"
+    )
+    log = tmp_path / "access.log"
+    log.write_text(line + "\n")
+    opened = open_report(
+        context, render(["logs", str(log), "-o", "html"], tmp_path / "l.html", capsys)
+    )
+    page = opened.page
+    page.locator("article.finding details summary").first.click()
+    assert line in page.locator("article.finding pre").first.inner_text()
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.locator("img").count() == 0
+    assert opened.requests == []
+    assert opened.console == []
+
+
+def test_readable_at_1280_and_on_a_phone(
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = next(e for e in examples() if e.name == "oom-killed")
+    path = diagnose_html(example, tmp_path, capsys)
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport, is_mobile=name == "phone")
+        try:
+            opened = open_report(context, path)
+            page = opened.page
+            opened.shot(f"layout-{name}")
+            # The page never scrolls sideways; only the timeline may, inside its frame.
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], name
+            headline = page.locator("header.verdict").bounding_box()
+            assert headline is not None
+            assert headline["y"] + headline["height"] <= viewport["height"], name
+            font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+            assert font >= 14
+            svg = page.locator("figure.timeline svg").first.bounding_box()
+            assert svg is not None
+            # Drawn at least 880 px wide: its 11 px labels stay >= 9.6 px.
+            assert svg["width"] >= 880, name
+            if name == "phone":
+                frame = page.locator("figure.timeline .scroll")
+                assert frame.evaluate("f => f.scrollWidth > f.clientWidth")
+        finally:
+            context.close()
+
+
+def test_dark_mode_and_print(
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = next(e for e in examples() if e.name == "readiness-probe-404")
+    path = diagnose_html(example, tmp_path, capsys)
+    context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
+    try:
+        opened = open_report(context, path)
+        page = opened.page
+        opened.shot("dark")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(13, 17, 23)"
+        page.emulate_media(media="print", color_scheme="light")
+        assert (
+            page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+        )
+        assert page.locator("button.copy:visible").count() == 0
+        pdf = page.pdf()
+        assert pdf.startswith(b"%PDF")
+    finally:
+        context.close()
+
+
+def test_all_table_links_to_each_report_worst_first(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = next(e for e in examples() if e.name == "selector-version-bump")
+    args = ["diagnose", "--all", "-n", example.namespace, "-o", "html", "--bundle", *example.bundle]
+    opened = open_report(context, render(args, tmp_path / "all.html", capsys))
+    page = opened.page
+    rows = page.locator("table.services tbody tr")
+    assert rows.count() == len(opened.document["reports"])
+    statuses = rows.locator("td:first-child").all_inner_texts()
+    assert statuses == [r["status"].upper() for r in opened.document["reports"]]
+    assert statuses[0] == "FAILING"
+    for index in range(rows.count()):
+        link = rows.nth(index).locator("a")
+        name = link.inner_text()
+        link.click()
+        target = page.locator(f"article{page.evaluate('location.hash')}")
+        assert name in target.locator(".headline").inner_text()
+        box = target.bounding_box()
+        assert box is not None
+        assert 0 <= box["y"] < DESKTOP["height"] / 2  # scrolled to it
+    assert opened.requests == []
+    assert opened.console == []
+
+
+def test_logs_html_draws_5xx_per_status_and_upstream_pod(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = ROOT / "tests" / "logs" / "rollout-bundle.yaml"
+    line = (
+        '10.0.0.9 - - [20/Nov/2026:08:51:{s:02d} +0000] "GET /pay HTTP/1.1" {status} 150 "-" '
+        '"curl/8" 300 0.002 [shop-checkout-8080] [] {upstream} 0 0.002 {status} 0123456789abcdef'
+    )
+    entries = [(s, 502, "10.244.1.20:8080") for s in range(3, 40, 3)]
+    entries += [(s, 504, "10.244.1.30:8080") for s in (10, 20)]
+    log = tmp_path / "access.log"
+    log.write_text("".join(line.format(s=s, status=st, upstream=u) + "\n" for s, st, u in entries))
+    path = render(
+        ["logs", str(log), "--bundle", str(bundle), "-o", "html"], tmp_path / "l.html", capsys
+    )
+    opened = open_report(context, path)
+    page = opened.page
+    opened.shot("logs")
+    assert re.match(r"^15 5xx", page.locator("h1 .badge").inner_text())
+    lanes = page.locator("figure.timeline g.lane").evaluate_all("gs => gs.map(g => g.dataset.lane)")
+    assert "5xx-status" in lanes
+    assert "5xx-upstream" in lanes
+    assert page.locator("g.lane-5xx-status rect.s502").count() > 0
+    assert page.locator("g.lane-5xx-status rect.s504").count() > 0
+    pods = page.locator("g.lane-5xx-upstream text.pod").all_text_contents()
+    assert "checkout-6f9c7d8b5d-x2m4q" in pods  # the old ReplicaSet's pod, by its IP
+    assert opened.requests == []
+    assert opened.console == []
