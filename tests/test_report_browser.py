@@ -20,7 +20,17 @@ from typing import Any
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Request,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
 
 from reports.cases import HOSTILE, HOSTILE_LABEL, HOSTILE_SERVICE, ROOT, Example, examples
 from why5xx.cli import main
@@ -38,8 +48,8 @@ FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(os.environ.get("WHY5XX_ARTIFACTS", ROOT / ".artifacts" / "browser"))
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
 EVENT_LANES = ("rollout", "pods", "probes")
 
 
@@ -93,21 +103,26 @@ def open_report(context: BrowserContext, path: Path) -> Opened:
     embedded = path.read_text().split('<script type="application/json" id="why5xx-document">')[1]
     opened = Opened(page=page, document=orjson.loads(embedded.split("</script>")[0]))
 
-    def refuse(route: Any) -> None:
+    def refuse(route: Route) -> None:
         if route.request.url != url:
-            opened.requests.append(route.request.url)
             route.abort()
         else:
             route.continue_()
 
-    page.route("**/*", refuse)
-    page.on("request", lambda r: r.url != url and opened.requests.append(r.url))
+    def requested(request: Request) -> None:
+        if request.url != url:
+            opened.requests.append(request.url)
 
-    def log(message: ConsoleMessage) -> None:
+    def logged(message: ConsoleMessage) -> None:
         opened.console.append(f"{message.type}: {message.text}")
 
-    page.on("console", log)
-    page.on("pageerror", lambda error: opened.console.append(f"pageerror: {error}"))
+    def failed(error: Error) -> None:
+        opened.console.append(f"pageerror: {error}")
+
+    page.route("**/*", refuse)
+    page.on("request", requested)
+    page.on("console", logged)
+    page.on("pageerror", failed)
     page.goto(url)
     return opened
 

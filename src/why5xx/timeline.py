@@ -23,7 +23,8 @@ from why5xx.logmodel import Timeline as LogTimeline
 from why5xx.model import Lane, Moment, ObjectRef, Report, Series, Status, Timeline
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.sources.logs.cluster import target_services
-from why5xx.views import condition, container_states, service_endpoints
+from why5xx.views.pods import condition, container_states
+from why5xx.views.service import service_endpoints
 
 # Event reasons per lane; events of other reasons stay out of the picture.
 _LANE_OF_REASON = {
