@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,20 @@ class Opened:
         self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
+@contextmanager
+def fresh(browser: Browser, **options: Any) -> Iterator[BrowserContext]:
+    """A new context (profile state, permissions, viewport) of the session's browser."""
+    context = browser.new_context(**{"viewport": DESKTOP, **options})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport=DESKTOP)
-    yield context
-    context.close()
+    with fresh(browser) as context:
+        yield context
 
 
 def render(args: list[str], path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
@@ -191,9 +201,8 @@ def test_oom_example_marks_each_oom_kill(
 def test_copy_button_copies_the_command(
     browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    context = browser.new_context(viewport=DESKTOP)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    try:
+    with fresh(browser) as context:
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
         example = next(e for e in examples() if e.name == "selector-version-bump")
         opened = open_report(context, diagnose_html(example, tmp_path, capsys))
         page = opened.page
@@ -202,8 +211,6 @@ def test_copy_button_copies_the_command(
         assert button.inner_text() == "Copied"
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == opened.document["findings"][0]["confirm"][0]
-    finally:
-        context.close()
 
 
 def test_hostile_text_stays_inert_text(
@@ -271,8 +278,7 @@ def test_readable_at_1280_and_on_a_phone(
     example = next(e for e in examples() if e.name == "oom-killed")
     path = diagnose_html(example, tmp_path, capsys)
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        context = browser.new_context(viewport=viewport, is_mobile=name == "phone")
-        try:
+        with fresh(browser, viewport=viewport, is_mobile=name == "phone") as context:
             opened = open_report(context, path)
             page = opened.page
             opened.shot(f"layout-{name}")
@@ -291,8 +297,6 @@ def test_readable_at_1280_and_on_a_phone(
             if name == "phone":
                 frame = page.locator("figure.timeline .scroll")
                 assert frame.evaluate("f => f.scrollWidth > f.clientWidth")
-        finally:
-            context.close()
 
 
 def test_dark_mode_and_print(
@@ -300,8 +304,7 @@ def test_dark_mode_and_print(
 ) -> None:
     example = next(e for e in examples() if e.name == "readiness-probe-404")
     path = diagnose_html(example, tmp_path, capsys)
-    context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
-    try:
+    with fresh(browser, color_scheme="dark") as context:
         opened = open_report(context, path)
         page = opened.page
         opened.shot("dark")
@@ -314,8 +317,6 @@ def test_dark_mode_and_print(
         assert page.locator("button.copy:visible").count() == 0
         pdf = page.pdf()
         assert pdf.startswith(b"%PDF")
-    finally:
-        context.close()
 
 
 def test_all_table_links_to_each_report_worst_first(
