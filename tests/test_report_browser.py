@@ -372,3 +372,22 @@ def test_logs_html_draws_5xx_per_status_and_upstream_pod(
     assert "checkout-6f9c7d8b5d-x2m4q" in pods  # the old ReplicaSet's pod, by its IP
     assert opened.requests == []
     assert opened.console == []
+
+
+def test_likely_report_ends_with_what_to_capture_next(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Manifests from a repository (no pods yet): the verdict is `likely` and
+    the report lists the read-only commands that would confirm it, copyable."""
+    from test_partial import DEPLOYMENT, SERVICE, repo  # noqa: PLC0415 (its scenario)
+
+    bundle = repo(tmp_path, service=SERVICE, deployment=DEPLOYMENT)
+    args = ["diagnose", "checkout", "-n", "shop", "--bundle", bundle, "-o", "html"]
+    opened = open_report(context, render(args, tmp_path / "likely.html", capsys))
+    page = opened.page
+    assert page.locator("header.verdict .badge").inner_text() == "LIKELY"
+    capture = page.locator("section.capture-next code")
+    assert capture.all_inner_texts() == opened.document["capture_next"]
+    assert page.locator("section.capture-next button.copy:visible").count() == capture.count()
+    assert opened.requests == []
+    assert opened.console == []
