@@ -77,4 +77,11 @@ def test_stdin_through_the_console_script() -> None:
     )
     assert done.returncode == 1, done.stderr
     document = orjson.loads(done.stdout)
-    assert document["files"][0] == {"path": "<stdin>", "format": "envoy", "lines": 2, "unparsed": 0}
+    assert document["files"][0] == {
+        "path": "<stdin>",
+        "format": "envoy",
+        "lines": 2,
+        "unparsed": 0,
+        "recognised": 2,
+        "recognised_by": {"envoy": 2},
+    }

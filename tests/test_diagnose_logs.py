@@ -9,11 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+import logfixtures as fx
 from why5xx.cli import main
 from why5xx.engine import Target, diagnose
 from why5xx.model import Report
 from why5xx.sources.bundle import load_bundle
-from why5xx.sources.logs import summarize_for, target_services
+from why5xx.sources.logs import summarize_for, summarize_logs, target_services
 
 HERE = Path(__file__).parent / "logs"
 STEADY, ROLLOUT = HERE / "steady-bundle.yaml", HERE / "rollout-bundle.yaml"
@@ -178,3 +179,99 @@ def test_too_big_headers_show_only_in_the_logs(tmp_path: Path) -> None:
     top = after.findings[0]
     assert top.http_status == (502,)
     assert "Pod/shop/checkout-84c6f7d9b8-4tq8m" in {str(e.object) for e in top.evidence}
+
+
+def test_a_log_of_no_known_format_is_skipped_not_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The only --logs file holds nothing known: it is named and skipped, and
+    the bundle is still diagnosed (exit as without logs, not 2)."""
+    junk = tmp_path / "notes.txt"
+    junk.write_text("we restarted the pods at 9\nthen it worked\n")
+    argv = ["diagnose", "checkout", "-n", "shop", "--bundle", str(STEADY), "-o", "json"]
+    with pytest.raises(SystemExit) as without:
+        main(argv)
+    plain = orjson.loads(capsys.readouterr().out)
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--logs", str(junk)])
+    out, err = capsys.readouterr()
+    assert done.value.code == without.value.code == 0
+    assert orjson.loads(out)["verdict"] == plain["verdict"] == "healthy"
+    assert f"{junk}: no line of a known log format" in err
+    assert "diagnosing without logs" in err
+    assert "Traceback" not in err
+
+
+CONTROLLER = 'W0728 13:49:49.824295       7 controller.go:1111] Service "{name}" {what}'
+NO_ENDPOINT = "does not have any active Endpoint."
+NO_SERVICE = (
+    'Error obtaining Endpoints for Service "{name}": no object matching key "{name}" in local store'
+)
+
+
+def test_controller_lines_match_the_target_by_the_service_they_name(tmp_path: Path) -> None:
+    """No pod IP in klog lines: the Service's name decides which count."""
+    log = tmp_path / "controller.log"
+    log.write_text(
+        "\n".join(
+            [
+                CONTROLLER.format(name="shop/checkout", what=NO_ENDPOINT),
+                CONTROLLER.format(name="shop/search", what=NO_ENDPOINT),
+                "W0728 13:49:36.252884       7 controller.go:1016] "
+                + NO_SERVICE.format(name="scalability/serve-ca-cert"),
+            ]
+        )
+        + "\n"
+    )
+    snap = load_bundle([str(STEADY)]).snapshot()
+    summary = summarize_for([str(log)], snap, target_services(snap, "Service", "shop", "checkout"))
+    assert [(m.service, m.candidates[0]) for m in summary.messages] == [
+        ("shop/checkout", "selector-mismatch")
+    ]
+    report = diagnose(snap, Target.parse("checkout", "shop"), logs=summary)
+    # Candidates only: no finding is made up from them, the verdict stands.
+    assert report.verdict == "healthy"
+
+
+def test_a_controller_line_that_decides_adds_its_cause(tmp_path: Path) -> None:
+    log = tmp_path / "controller.log"
+    log.write_text(
+        "W0728 13:49:36.252884       7 controller.go:1016] "
+        + NO_SERVICE.format(name="shop/checkout")
+        + "\n"
+    )
+    report = _diagnose(STEADY, [str(log)])
+    assert report.verdict == "ingress-backend-missing"
+    assert report.status.value == "degraded"
+    top = report.findings[0]
+    assert top.severity.value == "warning"
+    assert "shop/checkout" in top.evidence[0].observed
+    assert top.evidence[0].field == "ingress-nginx-controller log"
+
+
+@pytest.mark.parametrize(
+    ("pod", "counted"),
+    [("checkout-84c6f7d9b8-4tq8m", True), ("search-5d9f8c7b6a-zz9xk", False)],
+)
+def test_app_server_lines_match_by_the_pod_a_prefix_names(
+    tmp_path: Path, pod: str, counted: bool
+) -> None:
+    """A gunicorn line names no Service; stern's prefix names its pod."""
+    log = tmp_path / "app.log"
+    log.write_text(
+        f"{pod} app [2024-01-09 13:24:39 +0000] [1637] [CRITICAL] WORKER TIMEOUT (pid:7214)\n"
+    )
+    snap = load_bundle([str(STEADY)]).snapshot()
+    summary = summarize_for([str(log)], snap, target_services(snap, "Service", "shop", "checkout"))
+    assert [m.signal for m in summary.messages] == (["WORKER TIMEOUT"] if counted else [])
+
+
+def test_main_format_access_lines_pair_with_errors_by_client_and_request(tmp_path: Path) -> None:
+    """nginx's `main` access line names no upstream; the error line of the
+    same second, client and request says why (kubernetes/ingress-nginx#12285)."""
+    log = tmp_path / "nginx.log"
+    log.write_text(f"{fx.NGINX_12285_ERROR}\n{fx.NGINX_12285_MAIN}\n")
+    summary = summarize_logs([str(log)])
+    assert summary.total_5xx == 1
+    assert [c.cause for c in summary.causes] == ["keepalive-race"]
+    assert summary.causes[0].signal.startswith("upstream prematurely closed connection")

@@ -98,7 +98,9 @@ def test_forced_format_overrides_detection(tmp_path: Path) -> None:
     path.write_text(fx.ISTIO_UC + "\n")
     forced = read_log(str(path), Aggregator(), fmt=INGRESS_NGINX)
     assert forced.format == "ingress-nginx"
-    assert forced.unparsed == 1
+    # A line not of the forced format is still recognised, on its own.
+    assert forced.unparsed == 0
+    assert forced.recognised == (("envoy", 1),)
 
 
 def test_parallel_ranges_count_what_one_pass_counts(

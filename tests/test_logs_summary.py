@@ -106,7 +106,14 @@ def test_the_json_document_keeps_the_contract(tmp_path: Path) -> None:
     )
     assert document["schema"] == "why5xx/logs/v1"
     assert document["files"] == [
-        {"path": str(tmp_path / "a.log"), "format": "ingress-nginx", "lines": 4, "unparsed": 0}
+        {
+            "path": str(tmp_path / "a.log"),
+            "format": "ingress-nginx",
+            "lines": 4,
+            "unparsed": 0,
+            "recognised": 4,
+            "recognised_by": {"ingress-nginx": 4},
+        }
     ]
     assert document["total_5xx"] == 4
     assert document["by_status"] == {"500": 1, "503": 1, "504": 2}

@@ -488,13 +488,13 @@ def _log_format(name: str | None) -> LogFormat | None:
         raise InputError(str(exc)) from exc
 
 
-def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> None:
-    """Say which logs could not be (fully) read; stop when none could."""
+def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> bool:
+    """Say which logs could not be (fully) read, or held nothing known;
+    whether any could."""
     for file in summary.files:
         if file.error:
             err.print(f"why5xx: {file.path}: {file.error}", markup=False)
-    if all(f.format == logs.UNKNOWN or (f.error and not f.lines) for f in summary.files):
-        raise InputError(f"no usable log in {', '.join(paths)}")
+    return any(f.usable for f in summary.files)
 
 
 def _log_evidence(
@@ -503,7 +503,12 @@ def _log_evidence(
     services = logs.target_services(snap, target.kind, target.namespace, target.name)
     fmt = _log_format(args.log_format)
     summary = logs.summarize_for(args.logs, snap, services, fmt=fmt)
-    _check_logs(summary, args.logs, err)
+    if not _check_logs(summary, args.logs, err):
+        # The logs add nothing, the cluster state is still worth diagnosing.
+        err.print(
+            f"why5xx: no usable log in {', '.join(args.logs)}; diagnosing without logs",
+            markup=False,
+        )
     return summary
 
 
@@ -511,7 +516,8 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     fmt = _log_format(args.format)
     snap = _load_snapshot(args.bundle, err, DEFAULT_NAMESPACE) if args.bundle else None
     summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
-    _check_logs(summary, args.files, err)
+    if not _check_logs(summary, args.files, err):
+        raise InputError(f"no usable log in {', '.join(args.files)}")
     if args.output == "json":
         _print(out, logs_json.render_summary(summary))
     elif args.output == "html":
@@ -522,7 +528,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
         _print(out, html.render_logs(summary, drawn.to_json() if drawn is not None else None))
     else:
         out.print(logs_text.render_summary(summary))
-    return EXIT_FOUND if summary.total_5xx else EXIT_OK
+    return EXIT_FOUND if summary.total_5xx or summary.messages else EXIT_OK
 
 
 def _lint_input(args: argparse.Namespace, err: Console) -> tuple[Input, str]:

@@ -1,6 +1,10 @@
 """What proxy logs add to a diagnosis: they confirm a rule's finding, rank
 findings by how many of the users' 5xx they explain, and name causes the
-cluster state alone cannot show (a keep-alive race, a timeout).
+cluster state alone cannot show (a keep-alive race, a timeout). The own
+messages of proxies, controllers and app servers (a controller's `Service
+"shop/api" does not have any active Endpoint.`, a gunicorn `WORKER
+TIMEOUT`) are evidence too, though no request: they support the findings
+whose cause they fit, and name the cause they alone decide.
 
 The engine calls `weigh` with the log summary of the target's own 5xx (the
 caller scopes it); rules never see logs.
@@ -12,7 +16,7 @@ from dataclasses import replace
 
 from why5xx.causes import BY_ID, RANK
 from why5xx.kubectl import dns_check
-from why5xx.logmodel import UNCLASSIFIED, CauseSummary, LogSummary, iso
+from why5xx.logmodel import UNCLASSIFIED, CauseSummary, LogSummary, MessageSummary, iso
 from why5xx.model import Evidence, Finding, Fix, ObjectRef, Report, Severity, Status
 
 # A cause must explain at least this share of the target's 5xx to become a
@@ -132,11 +136,70 @@ def _from_logs(target: ObjectRef, cause: CauseSummary, logs: LogSummary) -> Find
     )
 
 
+def _said(target: ObjectRef, message: MessageSummary, logs: LogSummary) -> Evidence:
+    """A proxy's or server's own message as evidence."""
+    details = "; ".join(f"{key} {value}" for key, value in message.details)
+    about = message.subject if message.subject != "(no backend named)" else "names no backend"
+    return Evidence(
+        object=target,
+        field=f"{message.family} log",
+        observed=f"{message.count} x {message.signal} ({about}"
+        + (f"; {details}" if details else "")
+        + f"): {message.example}",
+        source="logs:" + ",".join(f.path for f in logs.files),
+    )
+
+
+def _from_message(target: ObjectRef, message: MessageSummary, logs: LogSummary) -> Finding:
+    """A finding from messages that decide a cause on their own."""
+    assert message.cause is not None
+    why, fix = _WHY.get(message.cause, (BY_ID[message.cause].signal, "See `why5xx explain`."))
+    named = message.subject != "(no backend named)"
+    return Finding(
+        cause=message.cause,
+        http_status=BY_ID[message.cause].http_status,
+        severity=Severity.WARNING,
+        # A line that names the target decides more than one taken as its own.
+        confidence=0.7 if named else 0.5,
+        title=f"{message.family} says of {target}: {message.signal}",
+        explanation=why,
+        evidence=(_said(target, message, logs),),
+        confirm=(f"kubectl get events -n {target.namespace} --sort-by=.lastTimestamp",),
+        fix=Fix(summary=fix),
+        subject=target,
+    )
+
+
+def _with_messages(findings: list[Finding], target: ObjectRef, logs: LogSummary) -> list[Finding]:
+    """Findings whose cause messages fit carry them (and rise when a message
+    decides that cause); causes messages alone decide are added."""
+    out: list[Finding] = []
+    for found in findings:
+        fitting = [m for m in logs.messages if found.cause in m.candidates]
+        if not fitting:
+            out.append(found)
+            continue
+        decided = any(m.cause == found.cause for m in fitting)
+        out.append(
+            replace(
+                found,
+                confidence=max(found.confidence, 0.9 if decided else found.confidence),
+                evidence=(*found.evidence, *(_said(target, m, logs) for m in fitting[:_MAX_PODS])),
+            )
+        )
+    named = {f.cause for f in out}
+    for message in logs.messages:
+        if message.cause in BY_ID and message.cause not in named:
+            out.append(_from_message(target, message, logs))
+            named.add(message.cause)
+    return out
+
+
 def weigh(report: Report, logs: LogSummary) -> Report:
     """The report with the logs' evidence: findings the logs confirm carry it
     and rise, causes only the logs show are added, and findings are ranked
     by how many of the target's 5xx they explain, then as the engine does."""
-    if not logs.total_5xx:
+    if not logs.total_5xx and not logs.messages:
         return report
     by_cause = {c.cause: c for c in logs.causes}
     findings: list[Finding] = []
@@ -157,6 +220,7 @@ def weigh(report: Report, logs: LogSummary) -> Report:
     for cause in logs.causes:
         if cause.cause in BY_ID and cause.cause not in named and cause.share >= _MIN_SHARE:
             findings.append(_from_logs(report.target, cause, logs))
+    findings = _with_messages(findings, report.target, logs)
     ranked = sorted(
         findings,
         key=lambda f: (
@@ -169,6 +233,9 @@ def weigh(report: Report, logs: LogSummary) -> Report:
     status = report.status
     if any(f.severity is Severity.CRITICAL for f in ranked):
         status = Status.FAILING  # users' requests fail now, as a warning foresaw or not
-    elif ranked and status in (Status.HEALTHY, Status.UNKNOWN):
-        status = Status.DEGRADED
+    elif ((ranked and logs.total_5xx) or len(ranked) > len(report.findings)) and status in (
+        Status.HEALTHY,
+        Status.UNKNOWN,
+    ):
+        status = Status.DEGRADED  # 5xx, or a cause the messages decide
     return replace(report, findings=tuple(ranked), status=status)

@@ -1,8 +1,9 @@
 """The log summary model: what `why5xx logs` found, immutable.
 
 Its JSON shape is the contract `why5xx/logs/v1` of DESIGN.md (`files`,
-`total_5xx`, `by_status`, `causes`); `services`, `timeline` and `insights`
-are additions a reader of v1 may ignore.
+`total_5xx`, `by_status`, `causes`); `services`, `timeline`, `insights`,
+`messages`, the files' `recognised`/`recognised_by` and the causes'
+`candidates` are additions a reader of v1 may ignore.
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ class PodInfo:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileSummary:
     path: str
-    format: str  # a format name, or "unknown"
+    format: str  # a format name (the most lines' family in a mixed file), or "unknown"
     lines: int
     unparsed: int
-    error: str | None = None  # why reading stopped early, if it did
+    # Lines recognised, by the format or family that wrote them, most first.
+    recognised: tuple[tuple[str, int], ...] = ()
+    error: str | None = None  # why reading stopped early, or why nothing was used
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.recognised)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +60,8 @@ class FileSummary:
             "format": self.format,
             "lines": self.lines,
             "unparsed": self.unparsed,
+            "recognised": sum(n for _, n in self.recognised),
+            "recognised_by": dict(self.recognised),
         }
         if self.error is not None:
             out["error"] = self.error
@@ -89,9 +98,12 @@ class CauseSummary:
     first: datetime
     last: datetime
     example: str  # one raw log line
+    # For `unclassified`: the causes its lines fit, most likely first (the
+    # line alone cannot decide; the cluster state or other logs can).
+    candidates: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "cause": self.cause,
             "count": self.count,
             "share": round(self.share, 2),
@@ -103,6 +115,55 @@ class CauseSummary:
             "last": iso(self.last),
             "example": self.example,
         }
+        if self.candidates:
+            out["candidates"] = list(self.candidates)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageSummary:
+    """Alike own messages of a proxy, controller or app server (not
+    requests): what they name, and the cause they point to (`cause`, when
+    the line alone decides) or the causes they fit, most likely first."""
+
+    family: str  # who wrote them: ingress-nginx-controller, envoy, gunicorn, ...
+    cause: str | None
+    candidates: tuple[str, ...]  # `cause` first when decided
+    signal: str
+    count: int
+    service: str  # "namespace/name" or a bare Service name, "" when not named
+    backend: str  # the proxy's backend name: `[ns-svc-port]`, an Envoy cluster
+    upstream: str  # an address or host name
+    details: tuple[tuple[str, str], ...]  # flags, reset reason, signal, pod, ...
+    first: datetime | None
+    last: datetime | None
+    example: str
+    pod: PodInfo | None = None  # the pod behind the upstream, or named by a prefix
+
+    @property
+    def subject(self) -> str:
+        """What the messages are about, as a person reads it."""
+        named = self.service or self.backend or self.upstream or dict(self.details).get("pod", "")
+        return named or "(no backend named)"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "family": self.family,
+            "cause": self.cause,
+            "candidates": list(self.candidates),
+            "signal": self.signal,
+            "count": self.count,
+            "service": self.service or None,
+            "backend": self.backend or None,
+            "upstream": self.upstream or None,
+            "details": dict(self.details),
+            "first": iso(self.first) if self.first else None,
+            "last": iso(self.last) if self.last else None,
+            "example": self.example,
+        }
+        if self.pod is not None:
+            out["pod"] = self.pod.ref
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +218,7 @@ class LogSummary:
     services: tuple[tuple[str, int], ...]  # the proxy's backend names, most 5xx first
     timeline: Timeline | None
     insights: tuple[str, ...] = ()  # sentences that join logs and cluster state
+    messages: tuple[MessageSummary, ...] = ()  # own messages of proxies and servers, most first
 
     @property
     def lines(self) -> int:
@@ -172,4 +234,5 @@ class LogSummary:
             "services": dict(self.services),
             "timeline": self.timeline.to_json() if self.timeline is not None else None,
             "insights": list(self.insights),
+            "messages": [m.to_json() for m in self.messages],
         }

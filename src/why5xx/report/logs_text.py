@@ -8,7 +8,14 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from why5xx.logmodel import UNCLASSIFIED, CauseSummary, LogSummary, Timeline, UpstreamCount
+from why5xx.logmodel import (
+    UNCLASSIFIED,
+    CauseSummary,
+    LogSummary,
+    MessageSummary,
+    Timeline,
+    UpstreamCount,
+)
 
 _BARS = "▁▂▃▄▅▆▇█"
 _EXAMPLE_WIDTH = 220
@@ -36,6 +43,10 @@ def _files(summary: LogSummary) -> list[RenderableType]:
         line = Text("  ")
         line.append(file.path, style="cyan")
         line.append(f"  {file.format}  {file.lines:,} lines")
+        recognised = sum(n for _, n in file.recognised)
+        if len(file.recognised) > 1 or recognised != file.lines - file.unparsed:
+            kinds = ", ".join(f"{name} {n:,}" for name, n in file.recognised)
+            line.append(f", {recognised:,} recognised ({kinds})")
         if file.unparsed:
             line.append(f", {file.unparsed:,} unparsed", style="yellow")
         if file.error:
@@ -70,11 +81,36 @@ def _cause(cause: CauseSummary) -> list[RenderableType]:
     parts += [_upstream(u) for u in cause.upstreams[:5]]
     span = f"{cause.first:%Y-%m-%d %H:%M:%S} to {cause.last:%H:%M:%S} UTC"
     parts.append(Text(f"      {span}", style="dim"))
-    example = cause.example
-    if len(example) > _EXAMPLE_WIDTH:
-        example = example[: _EXAMPLE_WIDTH - 1] + "…"
-    parts.append(Text(f"      e.g. {example}", style="dim"))
+    if cause.candidates:
+        parts.append(Text("      fits: " + ", ".join(cause.candidates[:4]), style="dim"))
+    parts.append(Text(f"      e.g. {_cut(cause.example)}", style="dim"))
     return parts
+
+
+def _message(message: MessageSummary) -> list[RenderableType]:
+    head = Text("  ")
+    verdict = message.cause or "candidates: " + ", ".join(message.candidates[:3])
+    head.append(f"{message.family:<26}", style="bold")
+    head.append(f"{message.count:>8,}  ")
+    head.append(verdict, style="bold" if message.cause else "")
+    parts: list[RenderableType] = [head, Text(f"      {message.signal}")]
+    about = Text("      about ")
+    about.append(message.subject, style="cyan")
+    if message.pod is not None:
+        about.append(f"  {message.pod.ref} ({message.pod.state})", style="dim")
+    parts.append(about)
+    shown = [f"{key} {value}" for key, value in message.details]
+    if shown:
+        parts.append(Text("      " + "; ".join(shown), style="dim"))
+    if message.first is not None and message.last is not None:
+        span = f"{message.first:%Y-%m-%d %H:%M:%S} to {message.last:%H:%M:%S} UTC"
+        parts.append(Text(f"      {span}", style="dim"))
+    parts.append(Text(f"      e.g. {_cut(message.example)}", style="dim"))
+    return parts
+
+
+def _cut(example: str) -> str:
+    return example if len(example) <= _EXAMPLE_WIDTH else example[: _EXAMPLE_WIDTH - 1] + "…"
 
 
 def _spark(counts: tuple[int, ...], peak: int) -> str:
@@ -114,6 +150,13 @@ def render_summary(summary: LogSummary) -> RenderableType:
         parts += [Text(""), Text("Causes (most 5xx first)", style="bold")]
         for cause in summary.causes:
             parts += _cause(cause)
+    if summary.messages:
+        parts += [
+            Text(""),
+            Text("What proxies, controllers and app servers said (not requests)", style="bold"),
+        ]
+        for message in summary.messages:
+            parts += _message(message)
     if summary.timeline is not None:
         parts += [Text(""), *_timeline(summary.timeline)]
     if summary.insights:

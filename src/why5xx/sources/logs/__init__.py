@@ -16,30 +16,41 @@ from typing import BinaryIO
 
 from why5xx.logmodel import FileSummary, LogSummary
 from why5xx.snapshot import Obj, Snapshot
+from why5xx.sources.logs import prefix
 from why5xx.sources.logs.aggregate import Aggregator, summarize
 from why5xx.sources.logs.alb import ALB
+from why5xx.sources.logs.appserver import GUNICORN, NGINX_UNIT, UWSGI
 from why5xx.sources.logs.cluster import (
     explain,
+    mentions,
     pod_resolver,
     serves,
     target_services,
     timeline_events,
 )
-from why5xx.sources.logs.envoy import ENVOY, ENVOY_JSON
-from why5xx.sources.logs.haproxy import HAPROXY
+from why5xx.sources.logs.envoy import ENVOY, ENVOY_BARE_ACCESS, ENVOY_JSON, ENVOY_MESSAGES
+from why5xx.sources.logs.haproxy import HAPROXY, HAPROXY_MESSAGES
+from why5xx.sources.logs.ingress_controller import INGRESS_NGINX_CONTROLLER, NGINX_INC_CONTROLLER
 from why5xx.sources.logs.ingress_nginx import INGRESS_NGINX, NGINX_ERROR, NGINX_JSON
+from why5xx.sources.logs.linkerd import LINKERD_PROXY
+from why5xx.sources.logs.mixed import recogniser
+from why5xx.sources.logs.nginx_error import NGINX_MESSAGES
 from why5xx.sources.logs.reader import (
     GZIP_MAGIC,
     STDIN,
     LogFormat,
     LogInputError,
+    MessageFormat,
+    Other,
     Tally,
     blocks,
+    first_lines,
     open_log,
     scan_block,
+    scan_lines,
     sniff,
 )
-from why5xx.sources.logs.traefik import TRAEFIK, TRAEFIK_JSON
+from why5xx.sources.logs.traefik import TRAEFIK, TRAEFIK_JSON, TRAEFIK_MESSAGES
 
 # Detection order breaks ties: an error log alone is `nginx-error`, not
 # `ingress-nginx` (which reads error lines too).
@@ -53,6 +64,22 @@ FORMATS: tuple[LogFormat, ...] = (
     TRAEFIK,
     TRAEFIK_JSON,
     ALB,
+)
+# The own lines of proxies, controllers and app servers, recognised line by
+# line wherever they appear; the more specific shapes first (both ingress
+# controllers write klog).
+MESSAGES: tuple[MessageFormat, ...] = (
+    NGINX_INC_CONTROLLER,
+    INGRESS_NGINX_CONTROLLER,
+    ENVOY_MESSAGES,
+    ENVOY_BARE_ACCESS,
+    LINKERD_PROXY,
+    TRAEFIK_MESSAGES,
+    HAPROXY_MESSAGES,
+    GUNICORN,
+    UWSGI,
+    NGINX_UNIT,
+    NGINX_MESSAGES,
 )
 ALIASES = {"nginx": "ingress-nginx", "istio": "envoy", "istio-json": "envoy-json"}
 UNKNOWN = "unknown"
@@ -95,14 +122,19 @@ def _line_bounds(path: str, size: int, parts: int) -> list[int]:
     return [*bounds, size]
 
 
+def _other(into: Aggregator) -> Other:
+    return recogniser(FORMATS, MESSAGES, into.add)
+
+
 def _scan_range(path: str, start: int, end: int, name: str) -> tuple[Tally, Aggregator]:
     """One worker's share of a large file."""
     fmt = format_named(name)
     tally, into = Tally(), Aggregator()
+    other = _other(into)
     with open(path, "rb") as handle:
         handle.seek(start)
         for block in blocks(handle, tally, limit=end - start):
-            scan_block(block, fmt, tally, into.add)
+            scan_block(block, fmt, tally, into.add, other)
     return tally, into
 
 
@@ -119,9 +151,7 @@ def _scan_parallel(
             *zip(*((path, a, b, fmt.name) for a, b in itertools.pairwise(bounds)), strict=True),
         )
         for part_tally, part in parts:
-            tally.lines += part_tally.lines
-            tally.unparsed += part_tally.unparsed
-            tally.bytes += part_tally.bytes
+            tally.add(part_tally)
             into.merge(part)
 
 
@@ -139,6 +169,25 @@ def _parallel_size(path: str) -> int:
     return size if size >= PARALLEL_MIN else 0
 
 
+def _summary(shown: str, tally: Tally, fmt: LogFormat | None, error: str | None) -> FileSummary:
+    """What a file held: its format (else the family most of its recognised
+    lines are of), and how many lines of each kind it recognised."""
+    named = fmt.name if fmt is not None else None
+    families = tally.families.most_common()
+    if named is None:
+        named = families[0][0] if families else UNKNOWN
+    if error is None and not families:
+        error = "no line of a known log format (pass --format if it is one)"
+    return FileSummary(
+        path=shown,
+        format=named,
+        lines=tally.lines,
+        unparsed=tally.unparsed,
+        recognised=tuple((name, count) for name, count in families if count),
+        error=error,
+    )
+
+
 def read_log(
     path: str,
     into: Aggregator,
@@ -146,46 +195,37 @@ def read_log(
     fmt: LogFormat | None = None,
     stdin: BinaryIO | None = None,
 ) -> FileSummary:
-    """Stream one file (or `-`) into `into`. A file that cannot be read, or
-    stops being readable, gives a summary with `error` set: what was read
-    before still counts."""
+    """Stream one file (or `-`) into `into`. Lines are recognised one by one
+    where the file mixes formats. A file that cannot be read, or stops being
+    readable, gives a summary with `error` set: what was read before still
+    counts; so does a file in which no line was recognised."""
     shown = "<stdin>" if path == STDIN else path
     tally = Tally()
     chosen = fmt
+    by_line = False  # every line on its own: no format, or collectors' prefixes
+    other = _other(into)
     parallel = _parallel_size(path)
     try:
         with open_log(path, stdin) as stream:
-            for block in blocks(stream, tally):
-                if chosen is None:
-                    chosen = sniff(block, FORMATS)
-                    if chosen is None:
-                        tally.lines = tally.unparsed = block.count(b"\n")
-                        return FileSummary(
-                            path=shown,
-                            format=UNKNOWN,
-                            lines=tally.lines,
-                            unparsed=tally.unparsed,
-                            error="no known log format in its first lines (pass --format)",
-                        )
+            for number, block in enumerate(blocks(stream, tally)):
+                if number == 0 and chosen is None:
+                    by_line = prefix.prefixed(first_lines(block))
+                    chosen = None if by_line else sniff(block, FORMATS)
+                    by_line = by_line or chosen is None
+                if by_line:
+                    scan_lines(block, tally, other)
+                    continue
+                assert chosen is not None
                 if parallel:  # the first block was only for detection
                     tally = Tally()
                     _scan_parallel(path, parallel, chosen, tally, into, _workers())
                     break
-                scan_block(block, chosen, tally, into.add)
+                scan_block(block, chosen, tally, into.add, other)
     except LogInputError as exc:
-        return FileSummary(
-            path=shown,
-            format=chosen.name if chosen else UNKNOWN,
-            lines=tally.lines,
-            unparsed=tally.unparsed,
-            error=str(exc).removeprefix(f"{path}: "),
+        return _summary(
+            shown, tally, None if by_line else chosen, str(exc).removeprefix(f"{path}: ")
         )
-    return FileSummary(
-        path=shown,
-        format=chosen.name if chosen else UNKNOWN,
-        lines=tally.lines,
-        unparsed=tally.unparsed,
-    )
+    return _summary(shown, tally, None if by_line else chosen, None)
 
 
 def summarize_for(
@@ -203,8 +243,15 @@ def summarize_for(
     resolve = pod_resolver(snapshot)
     matches = [serves(snapshot, service, resolve) for service in services]
     groups = [g for g in into.groups() if any(match(g) for match in matches)]
+    about = [mentions(snapshot, service, resolve) for service in services]
+    messages = [m for m in into.messages() if any(match(m) for match in about)]
     return summarize(
-        groups, files, resolve=resolve, events=timeline_events(snapshot), insights=explain
+        groups,
+        files,
+        messages=messages,
+        resolve=resolve,
+        events=timeline_events(snapshot),
+        insights=explain,
     )
 
 
@@ -221,10 +268,11 @@ def summarize_logs(
     into = Aggregator()
     files = tuple(read_log(p, into, fmt=fmt, stdin=stdin) for p in paths)
     if snapshot is None:
-        return summarize(into.groups(), files)
+        return summarize(into.groups(), files, messages=into.messages())
     return summarize(
         into.groups(),
         files,
+        messages=into.messages(),
         resolve=pod_resolver(snapshot),
         events=timeline_events(snapshot),
         insights=explain,

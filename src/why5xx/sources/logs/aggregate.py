@@ -9,9 +9,14 @@ signal. A burst of ten thousand identical 502s in one second is one counter.
 Correlation: nginx writes why a try failed to the error log, and the
 request's outcome to the access log, with no shared id. An access line and
 an error line are the same failure when they name the same upstream within
-a couple of seconds and the error gives the status the client got. The
-error log's times carry no zone; they are read in the zone of the access
-lines of the same run (the same nginx wrote both).
+a couple of seconds and the error gives the status the client got; when
+the access line names no upstream (nginx's `combined`/`main`), when they
+name the same client and request line instead. The error log's times carry
+no zone; they are read in the zone of the access lines of the same run (the
+same nginx wrote both).
+
+Own messages of proxies, controllers and app servers (`Notice`s) are
+counted apart, per what they say and name: they are evidence, not requests.
 """
 
 from __future__ import annotations
@@ -24,16 +29,18 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from why5xx.logmodel import (
+    UNCLASSIFIED,
     CauseSummary,
     FileSummary,
     LogSummary,
+    MessageSummary,
     PodInfo,
     Timeline,
     TimelineEvent,
     UpstreamCount,
 )
-from why5xx.sources.logs.classify import refine
-from why5xx.sources.logs.record import Access, Record, Symptom
+from why5xx.sources.logs.classify import candidates, refine
+from why5xx.sources.logs.record import Access, Notice, Record, Symptom
 
 # An error line belongs to an access line logged up to this many seconds
 # after it (the access line is written when the request ends, the error when
@@ -67,8 +74,43 @@ class Group:
     example: str
 
 
-_AccessKey = tuple[int, str, str, int, Symptom, str, bool]
-_ErrorKey = tuple[Symptom, str, int]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageGroup:
+    """Alike own messages of a proxy, controller or app server."""
+
+    family: str
+    symptom: Symptom
+    signal: str
+    service: str
+    backend: str
+    upstream: str
+    pod: str  # the pod a collector's prefix named, or ""
+    details: tuple[tuple[str, str], ...]  # those of the first line
+    count: int
+    first: datetime | None
+    last: datetime | None
+    example: str
+
+
+_AccessKey = tuple[int, str, str, int, Symptom, str, bool, tuple[str, str]]
+_ErrorKey = tuple[Symptom, str, int, str]  # symptom, signal, status, route (host + path)
+_MessageKey = tuple[str, Symptom, str, str, str, str, str]
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the aggregator keeps of a kind of message (mutable: it counts)."""
+
+    count: int
+    first: datetime | None
+    last: datetime | None
+    example: str
+    details: tuple[tuple[str, str], ...]
+
+    def add(self, other: _Seen) -> None:
+        self.count += other.count
+        times = [t for t in (self.first, other.first, self.last, other.last) if t is not None]
+        self.first, self.last = min(times, default=None), max(times, default=None)
 
 
 class Aggregator:
@@ -83,9 +125,31 @@ class Aggregator:
         self._examples: dict[tuple[Symptom, str, str], str] = {}
         self._error_examples: dict[tuple[Symptom, str], str] = {}
         self._offsets: Counter[int] = Counter()
+        # Error lines by (client, request line), for access lines without upstream.
+        self._requests: defaultdict[tuple[int, str, str], Counter[_ErrorKey]] = defaultdict(Counter)
+        self._messages: dict[_MessageKey, _Seen] = {}
+
+    def _message(self, notice: Notice) -> None:
+        pod = next((value for key, value in notice.details if key == "pod"), "")
+        key = (
+            notice.family,
+            notice.symptom,
+            notice.signal,
+            notice.service,
+            notice.backend,
+            notice.upstream,
+            pod,
+        )
+        seen = _Seen(1, notice.time, notice.time, notice.line, notice.details)
+        if key in self._messages:
+            self._messages[key].add(seen)
+        else:
+            self._messages[key] = seen
 
     def add(self, record: Record) -> None:
-        if isinstance(record, Access):
+        if isinstance(record, Notice):
+            self._message(record)
+        elif isinstance(record, Access):
             if not 500 <= record.status <= 599:
                 return  # a pre-filter false positive: a 5xx-looking field elsewhere
             offset = record.time.utcoffset()
@@ -98,14 +162,17 @@ class Aggregator:
                 record.symptom,
                 record.signal,
                 record.refinable,
+                (record.client, record.request),
             )
             self._access[key] += 1
             self._examples.setdefault((record.symptom, record.signal, record.upstream), record.line)
         else:
             local = calendar.timegm(record.time.timetuple())
-            self._errors[(local, record.upstream)][
-                (record.symptom, record.signal, record.status)
-            ] += 1
+            route = record.host + _path(record.request) if record.host else ""
+            meaning = (record.symptom, record.signal, record.status, route)
+            self._errors[(local, record.upstream)][meaning] += 1
+            if record.client and record.request:
+                self._requests[(local, record.client, record.request)][meaning] += 1
             self._error_examples.setdefault((record.symptom, record.signal), record.line)
 
     def merge(self, other: Aggregator) -> None:
@@ -118,11 +185,40 @@ class Aggregator:
         for signal, line in other._error_examples.items():
             self._error_examples.setdefault(signal, line)
         self._offsets.update(other._offsets)
+        for request, counts in other._requests.items():
+            self._requests[request].update(counts)
+        for message, seen in other._messages.items():
+            if message in self._messages:
+                self._messages[message].add(seen)
+            else:
+                self._messages[message] = seen
+
+    def messages(self) -> list[MessageGroup]:
+        """The own messages of proxies and servers, alike ones counted once."""
+        return [
+            MessageGroup(
+                family=family,
+                symptom=symptom,
+                signal=signal,
+                service=service,
+                backend=backend,
+                upstream=upstream,
+                pod=pod,
+                details=seen.details,
+                count=seen.count,
+                first=seen.first,
+                last=seen.last,
+                example=seen.example,
+            )
+            for (family, symptom, signal, service, backend, upstream, pod), seen in (
+                self._messages.items()
+            )
+        ]
 
     def groups(self) -> list[Group]:
         """Every 5xx, correlated. Without any access line (only error logs
         were given), the error lines that give a client a 5xx stand for the
-        requests."""
+        requests, named by their host and path."""
         offset = self._offsets.most_common(1)[0][0] if self._offsets else 0
         errors: defaultdict[str, dict[int, Counter[_ErrorKey]]] = defaultdict(dict)
         for (local, upstream), counts in self._errors.items():
@@ -131,7 +227,7 @@ class Aggregator:
             return [
                 Group(
                     second=second,
-                    service="",
+                    service=route,
                     upstream=upstream,
                     status=status,
                     symptom=symptom,
@@ -141,15 +237,20 @@ class Aggregator:
                 )
                 for upstream, by_second in errors.items()
                 for second, counts in by_second.items()
-                for (symptom, signal, status), count in counts.items()
+                for (symptom, signal, status, route), count in counts.items()
                 if status
             ]
         out: list[Group] = []
+        by_request: defaultdict[tuple[str, str], dict[int, Counter[_ErrorKey]]] = defaultdict(dict)
+        for (local, client, request), counts in self._requests.items():
+            by_request[(client, request)][local - offset] = counts
         for key, count in self._access.items():
-            second, service, upstream, status, symptom, signal, refinable = key
+            second, service, upstream, status, symptom, signal, refinable, pair = key
             own = self._examples[(symptom, signal, upstream)]
             if refinable:
-                found = _error_for(errors.get(upstream), second, status)
+                found = _error_for(
+                    errors.get(upstream) if upstream else by_request.get(pair), second, status
+                )
                 if found is not None:
                     symptom, signal = found
             out.append(
@@ -176,12 +277,18 @@ def _error_for(
     for before, after in _WINDOWS:
         near: Counter[tuple[Symptom, str]] = Counter()
         for moment in range(second - before, second + after + 1):
-            for (symptom, signal, error_status), count in by_second.get(moment, {}).items():
+            for (symptom, signal, error_status, _), count in by_second.get(moment, {}).items():
                 if error_status == status:
                     near[(symptom, signal)] += count
         if near:
             return near.most_common(1)[0][0]
     return None
+
+
+def _path(request: str) -> str:
+    """`GET /api/v1/cart?x=1 HTTP/1.1` -> `/api/v1/cart`."""
+    parts = request.split(" ")
+    return parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
 
 
 def _bucket_size(span: int) -> int:
@@ -237,6 +344,16 @@ def _timeline(
     )
 
 
+def _fits(members: Sequence[tuple[Group, PodInfo | None]]) -> tuple[str, ...]:
+    """The causes unclassified 5xx fit, ranked by how many lines fit each."""
+    votes: Counter[str] = Counter()
+    for group, _ in members:
+        ranked = candidates(group.symptom, status=group.status)
+        for place, cause in enumerate(ranked):
+            votes[cause] += group.count * (len(ranked) - place)
+    return tuple(cause for cause, _ in votes.most_common())
+
+
 def _cause_summary(
     cause: str, members: Sequence[tuple[Group, PodInfo | None]], total: int
 ) -> CauseSummary:
@@ -267,6 +384,32 @@ def _cause_summary(
         first=datetime.fromtimestamp(min(g.second for g, _ in members), UTC),
         last=datetime.fromtimestamp(max(g.second for g, _ in members), UTC),
         example=example,
+        candidates=_fits(members) if cause == UNCLASSIFIED else (),
+    )
+
+
+def _message_summary(group: MessageGroup, resolve: Resolve | None) -> MessageSummary:
+    """A kind of message with its cause, decided (the line alone, or the pod
+    behind its upstream, decides) or as ranked candidates."""
+    pod = resolve(group.upstream) if resolve is not None and group.upstream else None
+    decided = refine(group.symptom, pod, group.last)
+    details = group.details
+    if group.pod and all(key != "pod" for key, _ in details):
+        details = (*details, ("pod", group.pod))
+    return MessageSummary(
+        family=group.family,
+        cause=None if decided == UNCLASSIFIED else decided,
+        candidates=candidates(group.symptom, decided),
+        signal=group.signal,
+        count=group.count,
+        service=group.service,
+        backend=group.backend,
+        upstream=group.upstream,
+        details=details,
+        first=group.first,
+        last=group.last,
+        example=group.example,
+        pod=pod,
     )
 
 
@@ -274,6 +417,7 @@ def summarize(
     groups: Sequence[Group],
     files: Sequence[FileSummary],
     *,
+    messages: Sequence[MessageGroup] = (),
     resolve: Resolve | None = None,
     events: Iterable[TimelineEvent] = (),
     insights: Explain | None = None,
@@ -308,4 +452,10 @@ def summarize(
         services=tuple(services.most_common()),
         timeline=_timeline(groups, events, pods),
         insights=insights(classified) if insights is not None else (),
+        messages=tuple(
+            sorted(
+                (_message_summary(group, resolve) for group in messages),
+                key=lambda m: (-m.count, m.family, m.signal, m.subject),
+            )
+        ),
     )

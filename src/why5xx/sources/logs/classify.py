@@ -1,9 +1,10 @@
 """From what a log line says (a `Symptom`) to a cause id of DESIGN.md.
 
-The table holds what the signal alone allows. Several symptoms fit more
+`CAUSE_OF` holds what the signal alone decides. Several symptoms fit more
 than one cause ("connection refused" is a pod that stopped during a rollout,
-a crash, or a wrong targetPort); they stay `unclassified` unless the pod
-behind the upstream, from a snapshot, decides (`refine`).
+a crash, or a wrong targetPort): the pod behind the upstream, from a
+snapshot, may decide (`refine`); else the line keeps its ranked
+`candidates`, never a bare "unclassified".
 """
 
 from __future__ import annotations
@@ -24,6 +25,58 @@ CAUSE_OF: dict[Symptom, str] = {
     Symptom.MTLS: "mtls-mismatch",
     Symptom.OVERFLOW: "connection-pool-exhausted",
     Symptom.DNS: "external-name-dns",
+    Symptom.NO_SERVICE: "ingress-backend-missing",
+}
+# The causes a symptom fits, most likely first (after the decided one, if any).
+_NO_ENDPOINT = (
+    "selector-mismatch",
+    "readiness-probe-failing",
+    "scaled-to-zero",
+    "crash-loop",
+    "pods-pending",
+    "target-port-mismatch",
+    "no-matching-workload",
+)
+_NOT_ANSWERING = (
+    "rollout-no-prestop",
+    "crash-loop",
+    "target-port-mismatch",
+    "listen-localhost",
+    "oom-killed",
+)
+CANDIDATES: dict[Symptom, tuple[str, ...]] = {
+    Symptom.NO_ENDPOINTS: _NO_ENDPOINT,
+    Symptom.NO_HEALTHY: ("outlier-ejected", *_NO_ENDPOINT),
+    Symptom.NO_SERVICE: ("ingress-backend-missing",),
+    Symptom.REFUSED: _NOT_ANSWERING,
+    Symptom.CONNECT_FAILED: (*_NOT_ANSWERING, "network-policy-block", "mtls-mismatch"),
+    Symptom.UNREACHABLE: ("rollout-no-prestop", "network-policy-block"),
+    Symptom.CONNECT_TIMEOUT: ("network-policy-block", "rollout-no-prestop", "upstream-timeout"),
+    Symptom.READ_TIMEOUT: ("upstream-timeout",),
+    Symptom.PREMATURE_CLOSE: ("keepalive-race", "rollout-no-prestop", "oom-killed", "crash-loop"),
+    Symptom.RESET: ("keepalive-race", "rollout-no-prestop", "oom-killed", "mtls-mismatch"),
+    Symptom.HEADER_TOO_BIG: ("upstream-header-too-big",),
+    Symptom.PROTOCOL: ("backend-protocol-mismatch", "mesh-port-protocol"),
+    Symptom.INVALID_RESPONSE: ("backend-protocol-mismatch", "upstream-header-too-big"),
+    Symptom.MTLS: ("mtls-mismatch",),
+    Symptom.OVERFLOW: ("connection-pool-exhausted",),
+    Symptom.DNS: ("external-name-dns",),
+    Symptom.HEALTH_CHECK: ("readiness-probe-failing", "target-port-mismatch", "crash-loop"),
+    Symptom.WORKER_TIMEOUT: ("upstream-timeout",),
+    Symptom.WORKER_KILLED: ("oom-killed", "upstream-timeout", "crash-loop"),
+    Symptom.WORKER_CRASHED: ("crash-loop", "oom-killed"),
+    Symptom.TCP_PROXIED: ("mesh-port-protocol",),
+}
+# A 5xx whose line says nothing more: the causes its status fits.
+_BY_STATUS: dict[int, tuple[str, ...]] = {
+    502: ("rollout-no-prestop", "keepalive-race", "crash-loop", "backend-protocol-mismatch"),
+    503: (
+        "readiness-probe-failing",
+        "selector-mismatch",
+        "scaled-to-zero",
+        "endpoints-terminating",
+    ),
+    504: ("upstream-timeout", "network-policy-block"),
 }
 # Symptoms of a pod that is not answering on its port: which cause depends on the pod.
 _POD_SYMPTOMS = frozenset(
@@ -41,11 +94,12 @@ _POD_SYMPTOMS = frozenset(
 _LAG = timedelta(seconds=2)
 
 
-def refine(symptom: Symptom, pod: PodInfo | None, when: datetime) -> str:
-    """The cause of a 5xx at `when` with `symptom` from the upstream `pod`."""
+def refine(symptom: Symptom, pod: PodInfo | None, when: datetime | None) -> str:
+    """The cause of a 5xx at `when` (None: a line without a time) with
+    `symptom` from the upstream `pod`."""
     if pod is not None and symptom in _POD_SYMPTOMS:
         going = pod.state in ("terminating", "gone") or pod.current is False
-        if going and (pod.gone_since is None or when >= pod.gone_since - _LAG):
+        if going and (pod.gone_since is None or when is None or when >= pod.gone_since - _LAG):
             return "rollout-no-prestop"
         if pod.last_reason == "OOMKilled":
             return "oom-killed"
@@ -57,3 +111,11 @@ def refine(symptom: Symptom, pod: PodInfo | None, when: datetime) -> str:
             # An unanswered SYN to a live pod that a policy isolates: dropped packets.
             return "network-policy-block"
     return CAUSE_OF.get(symptom, UNCLASSIFIED)
+
+
+def candidates(symptom: Symptom, decided: str = UNCLASSIFIED, status: int = 0) -> tuple[str, ...]:
+    """The causes a line fits, most likely first: the decided one, then what
+    its symptom (else its status) fits."""
+    fits = CANDIDATES.get(symptom) or _BY_STATUS.get(status, ())
+    first = () if decided == UNCLASSIFIED else (decided,)
+    return (*first, *(cause for cause in fits if cause != decided))

@@ -20,10 +20,10 @@ from typing import Any
 from why5xx.kube import labels_match, parse_time
 from why5xx.logmodel import PodInfo, TimelineEvent
 from why5xx.snapshot import Obj, Snapshot
-from why5xx.sources.logs.aggregate import Classified, Group, Resolve
+from why5xx.sources.logs.aggregate import Classified, Group, MessageGroup, Resolve
 from why5xx.views.pods import container_states, pod_ready, pod_template_labels, pod_terminating
 from why5xx.views.policy import ingress_isolated
-from why5xx.views.routes import routed_services
+from why5xx.views.routes import ingress_backends, routed_services
 
 REVISION = "deployment.kubernetes.io/revision"
 # Events a person looks for beside a 5xx burst: rollouts, restarts, OOM
@@ -290,38 +290,111 @@ def _backend_names(service: Obj) -> set[str]:
     return names
 
 
-def serves(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Group], bool]:
-    """Whether a group of 5xx was for `service`: its upstream is a pod the
-    Service selects (or selected: a gone pod of a ReplicaSet it selects), or
-    the proxy's name for the backend is the Service's."""
+def _selector_of(snap: Snapshot, service: Obj) -> Callable[[str, str, str | None], bool]:
+    """Whether the pod (namespace, name, its ReplicaSet) is one the Service
+    selects, or selected: a gone pod of a ReplicaSet it selects."""
     selector = service.spec.get("selector") or {}
-    names = _backend_names(service)
-    fqdn = f"{service.name}.{service.namespace}.svc"
     listed = {
         str((endpoint.get("targetRef") or {}).get("name"))
         for eps in snap.endpoint_slices(service.namespace, service.name)
         for endpoint in eps.raw.get("endpoints") or ()
     }
 
-    def selected(pod: PodInfo) -> bool:
-        if pod.namespace != service.namespace:
+    def selected(namespace: str, name: str, replicaset: str | None) -> bool:
+        if namespace != service.namespace:
             return False
-        if pod.name in listed:
+        if name in listed:
             return True
         if not selector:
             return False
-        obj = snap.get("Pod", pod.namespace, pod.name)
+        obj = snap.get("Pod", namespace, name)
         if obj is not None:
             return labels_match(selector, obj.labels)
-        rs = snap.get("ReplicaSet", pod.namespace, pod.replicaset or "")
+        rs = snap.get("ReplicaSet", namespace, replicaset or name.rsplit("-", 1)[0])
         return rs is not None and labels_match(selector, pod_template_labels(rs))
+
+    return selected
+
+
+def _routes(snap: Snapshot, service: Obj) -> list[tuple[str, str]]:
+    """(host, path) of every Ingress rule that sends traffic to the Service."""
+    return [
+        (backend.host, backend.path)
+        for ingress in snap.list("Ingress", service.namespace)
+        for backend in ingress_backends(ingress)
+        if backend.service == service.name
+    ]
+
+
+def _on_route(routes: Sequence[tuple[str, str]], route: str) -> bool:
+    """Whether `shop.example.com/api/cart` (an error line's host and path)
+    is served by one of the routes (`*` is any host)."""
+    host, slash, path = route.partition("/")
+    return any(
+        host and (rule_host in ("*", host)) and ("/" + path if slash else "/").startswith(rule_path)
+        for rule_host, rule_path in routes
+    )
+
+
+def serves(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Group], bool]:
+    """Whether a group of 5xx was for `service`: its upstream is a pod the
+    Service selects (or selected: a gone pod of a ReplicaSet it selects), the
+    proxy's name for the backend is the Service's, or the host and path the
+    error lines name are an Ingress rule of the Service."""
+    selected = _selector_of(snap, service)
+    names = _backend_names(service)
+    fqdn = f"{service.name}.{service.namespace}.svc"
+    routes = _routes(snap, service)
 
     def match(group: Group) -> bool:
         pod = resolve(group.upstream) if group.upstream else None
-        if pod is not None and selected(pod):
+        if pod is not None and selected(pod.namespace, pod.name, pod.replicaset):
             return True
         backend = group.service.split("@", 1)[0]
-        return backend in names or backend.rsplit("|", 1)[-1].startswith(fqdn)
+        if backend in names or backend.rsplit("|", 1)[-1].startswith(fqdn):
+            return True
+        return bool(routes) and _on_route(routes, group.service)
+
+    return match
+
+
+def mentions(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[MessageGroup], bool]:
+    """Whether own messages of a proxy or server are about `service`, without
+    pod IPs: the Service they name (`shop/api`, or a bare `api` of NGINX
+    Inc.), the proxy's backend name (`[shop-api-80]`, `shop_api_80`,
+    `outbound|80||api.shop.svc.cluster.local`), a host name (the Service's
+    DNS name, an ExternalName's externalName), a pod a collector's prefix
+    named, or an upstream pod the Service selects. Messages that name
+    nothing (a gunicorn `WORKER TIMEOUT`) were given with this target: they
+    count for it."""
+    selected = _selector_of(snap, service)
+    names = _backend_names(service)
+    fqdn = f"{service.name}.{service.namespace}.svc"
+    external = str(service.spec.get("externalName") or "").rstrip(".")
+
+    def upstream_is_it(upstream: str) -> bool:
+        host, _ = split_address(upstream)
+        if host in (external, service.name) or host.startswith(fqdn):
+            return True
+        pod = resolve(upstream)
+        return pod is not None and selected(pod.namespace, pod.name, pod.replicaset)
+
+    def pod_is_it(named: str) -> bool:
+        namespace, _, name = named.rpartition("/")
+        return selected(namespace or service.namespace, name, None)
+
+    def match(message: MessageGroup) -> bool:
+        checks: list[bool] = []
+        if message.service:
+            checks.append(message.service in (f"{service.namespace}/{service.name}", service.name))
+        if message.backend:
+            backend = message.backend.split("@", 1)[0]
+            checks.append(backend in names or backend.rsplit("|", 1)[-1].startswith(fqdn))
+        if message.upstream:
+            checks.append(upstream_is_it(message.upstream))
+        if message.pod:
+            checks.append(pod_is_it(message.pod))
+        return any(checks) or not checks
 
     return match
 

@@ -15,11 +15,19 @@ Envoy says who made a 5xx: `%RESPONSE_FLAGS%` (`UF`, `UC`, ...) and
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from why5xx.sources.logs.reader import LineKind, LogFormat
+from why5xx.sources.logs.reader import (
+    LineKind,
+    LogFormat,
+    MessageFormat,
+    first_message,
+    messages,
+)
 from why5xx.sources.logs.record import (
     Access,
     Attempt,
+    Notice,
     Symptom,
     field,
     host_port,
@@ -29,7 +37,7 @@ from why5xx.sources.logs.record import (
 )
 
 _TEXT = re.compile(
-    r'^\[(?P<time>[^\]]+)\] "[^"]*" (?P<code>\d+) (?P<flags>\S+) (?P<middle>.*?)'
+    r'^(?:\[(?P<time>[^\]]+)\] )?"(?P<request>[^"]*)" (?P<code>\d+) (?P<flags>\S+) (?P<middle>.*?)'
     r'\d+ \d+ \d+ \S+ "[^"]*" "[^"]*" "[^"]*" "(?P<authority>[^"]*)" "(?P<host>[^"]*)"'
     r"(?: (?P<cluster>\S+).*)?$"
 )
@@ -110,7 +118,37 @@ def _access(
     )
 
 
-def parse_text(line: str) -> Access | None:
+def _as_notice(match: re.Match[str], details: str, cluster: str, line: str) -> Notice | None:
+    """What an access line says when it is not a request to count: a line
+    pasted without its time (`"GET /v1/status HTTP/1.1" 503 UC ...`), or a
+    TCP proxy line for a Service's port (`"- - -" 0 ...`), which shows the
+    sidecar took the port for raw TCP."""
+    found = [("flags", match["flags"])] if match["flags"] != "-" else []
+    if details:
+        found.append(("details", details))
+    if match["request"] == "- - -":
+        if not cluster.startswith("outbound|"):
+            return None
+        symptom, signal = Symptom.TCP_PROXIED, "the sidecar proxied this port as raw TCP (- - -)"
+    else:
+        symptom = classify(match["flags"], details)
+        if symptom in (Symptom.APP, Symptom.UNKNOWN, Symptom.CLIENT_ABORT):
+            return None
+        found.insert(0, ("status", match["code"]))
+        signal = f"{match['flags']} {details}".strip()
+    return Notice(
+        time=None,
+        family="envoy",
+        symptom=symptom,
+        signal=signal,
+        backend=cluster,
+        upstream=host_port(match["host"]),
+        details=tuple(found),
+        line=line,
+    )
+
+
+def parse_text(line: str) -> Access | Notice | None:
     match = _TEXT.match(line)
     if match is None:
         return None
@@ -120,16 +158,111 @@ def parse_text(line: str) -> Access | None:
     details = " ".join(
         part for part in _MIDDLE.findall(match["middle"]) if part.strip('"') not in ("", "-")
     )
-    cluster = match["cluster"]
+    cluster = match["cluster"] if match["cluster"] and match["cluster"] != "-" else ""
+    if match["time"] is None or match["request"] == "- - -":
+        notice = _as_notice(match, details, cluster, line)
+        if notice is not None or match["time"] is None:
+            return notice
     return _access(
         match["time"],
         match["code"],
         match["flags"],
         details,
-        cluster if cluster and cluster != "-" else match["authority"],
+        cluster or match["authority"],
         match["host"],
         line,
     )
+
+
+# Envoy's own log: `[2019-10-14 10:56:06.963][285][debug][router] [...router.cc:671]
+# [C523430][S7230925655636222372] upstream reset: reset reason connection termination`,
+# or as istio-proxy prints it: `2023-10-12T08:08:15.271052Z\tdebug\tenvoy client
+# external/envoy/source/common/http/codec_client.cc:156\t[C107599] request reset`.
+_DEBUG_TIME = re.compile(r"^\[?(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?Z?)\]?")
+_RESET = re.compile(
+    r"upstream reset: reset reason:? (?P<reason>[a-z_ ]+?)\s*(?:,|$|\t)"
+    r"(?:\s*transport failure reason:? (?P<transport>[^\t]*))?"
+)
+_CLUSTER = re.compile(r"cluster '(?P<cluster>[^']+)'")
+# The reset reasons (`StreamResetReason`, spaces or underscores by version).
+_REASONS: tuple[tuple[str, Symptom], ...] = (
+    ("overflow", Symptom.OVERFLOW),
+    ("connection termination", Symptom.PREMATURE_CLOSE),
+    ("connection timeout", Symptom.CONNECT_TIMEOUT),
+    ("connection failure", Symptom.CONNECT_FAILED),
+    ("connect error", Symptom.CONNECT_FAILED),
+    ("protocol error", Symptom.PROTOCOL),
+    ("reset", Symptom.RESET),
+)
+_DEBUG_MESSAGES = messages(
+    (
+        r"no healthy host for (?:HTTP|TCP) connection pool",
+        Symptom.NO_HEALTHY,
+        "no healthy host for connection pool (no healthy upstream)",
+    ),
+    (r"\] upstream timeout$|\tupstream timeout\t", Symptom.READ_TIMEOUT, "upstream timeout"),
+    (r"delayed connect error: 111", Symptom.REFUSED, "delayed connect error: 111"),
+    (r"\] connect timeout$|\tconnect timeout\t", Symptom.CONNECT_TIMEOUT, "connect timeout"),
+)
+
+
+def _reset(match: re.Match[str], line: str, time: datetime | None) -> Notice:
+    reason = match["reason"].replace("_", " ").strip()
+    transport = (match["transport"] or "").strip()
+    symptom = next((s for key, s in _REASONS if key in reason), Symptom.RESET)
+    if symptom is Symptom.CONNECT_FAILED and _TLS.search(transport):
+        symptom = Symptom.MTLS
+    elif symptom is Symptom.CONNECT_FAILED and ("111" in transport or "refused" in transport):
+        symptom = Symptom.REFUSED
+    details = [("reset reason", reason)]
+    if transport:
+        details.append(("transport failure reason", transport))
+    cluster = _CLUSTER.search(line)
+    return Notice(
+        time=time,
+        family="envoy",
+        symptom=symptom,
+        signal=f"upstream reset: reset reason {reason}",
+        backend=cluster["cluster"] if cluster else "",
+        details=tuple(details),
+        line=line,
+    )
+
+
+def parse_debug(line: str) -> Notice | None:
+    stamp = _DEBUG_TIME.match(line)
+    time = iso_time(stamp["time"].replace(" ", "T")) if stamp else None
+    reset = _RESET.search(line)
+    if reset is not None:
+        return _reset(reset, line, time)
+    found = first_message(_DEBUG_MESSAGES, line)
+    if found is None:
+        return None
+    cluster = _CLUSTER.search(line)
+    return Notice(
+        time=time,
+        family="envoy",
+        symptom=found[0].symptom,
+        signal=found[0].signal,
+        backend=cluster["cluster"] if cluster else "",
+        line=line,
+    )
+
+
+ENVOY_MESSAGES = MessageFormat(
+    name="envoy",
+    shape=re.compile(
+        r"\]\[(?:trace|debug|info|warning|error|critical)\]\[[\w.]+\] "
+        r"|Z\s+(?:trace|debug|info|warning|error|critical)\s+envoy \w+"
+    ),
+    parse=parse_debug,
+)
+# An access line pasted without its `[time] `: `"GET / HTTP/1.1" 503 UC ...`.
+ENVOY_BARE_ACCESS = MessageFormat(
+    name="envoy",
+    shape=re.compile(r'^"(?:[A-Z]+ \S+ [^"]*|- - -)" \d{1,3} [A-Z,-]+ '),
+    parse=parse_text,
+)
 
 
 def parse_json(line: str) -> Access | None:
@@ -160,7 +293,8 @@ ENVOY = LogFormat(
     kinds=(
         LineKind(
             shape=re.compile(rb'\n\[\d{4}-\d\d-\d\dT[^\]\n]*\] "'),
-            candidate=re.compile(rb'" 5\d\d '),
+            # 5xx, and code 0: TCP proxy lines (`"- - -" 0`) show how the port was taken.
+            candidate=re.compile(rb'" (?:5\d\d|0) '),
             parse=parse_text,
         ),
     ),

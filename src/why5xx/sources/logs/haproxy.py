@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from why5xx.sources.logs.reader import LineKind, LogFormat
-from why5xx.sources.logs.record import Access, Attempt, Symptom, clf_time
+from why5xx.sources.logs.reader import LineKind, LogFormat, MessageFormat
+from why5xx.sources.logs.record import Access, Attempt, Notice, Symptom, clf_time
 
 _LINE = re.compile(
-    r"^(?:.*?\]: )?\S+:\d+ \[(?P<time>[^\]]+)\] \S+ (?P<backend>[^/ ]+)/(?P<server>\S+) "
+    r"^(?:.*?\]:? )?\S+:\d+ \[(?P<time>[^\]]+)\] \S+ (?P<backend>[^/ ]+)/(?P<server>\S+) "
     r"-?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (?P<status>-?\d+) \+?\d+ \S+ \S+ (?P<state>[A-Za-z-]{4}) "
     r"\d+/\d+/\d+/\d+/\+?\d+ \d+/\d+(?: \{[^}]*\})?(?: \{[^}]*\})? \"(?P<request>.*)\"$"
 )
@@ -73,6 +73,65 @@ def parse(line: str) -> Access | None:
     )
 
 
+# `Server shop_api_8080/SRV_1 is DOWN, reason: Layer4 connection problem, info:
+# "Connection refused", check duration: 0ms. 0 active and 0 backup servers
+# left.` and `backend 'shop_api_8080' has no server available!` (the HAProxy
+# ingress controllers name backends `<ns>_<svc>_<port>`).
+_DOWN = re.compile(
+    r"Server (?P<backend>[^/\s]+)/(?P<server>\S+) is DOWN, reason: (?P<reason>[^,]+)"
+    r'(?:, (?:code: \d+, )?info: "(?P<info>[^"]*)"?)?'
+)
+_EMPTY_BACKEND = re.compile(r"backend '?(?P<backend>[^'\s]+)'? has no server available!")
+_SERVER_ADDRESS = re.compile(r"^[\d.]+(?::\d+)?$")
+
+
+def _check_symptom(reason: str, info: str) -> Symptom:
+    if reason.startswith("Layer7"):
+        return Symptom.HEALTH_CHECK
+    if "timeout" in reason:
+        return Symptom.CONNECT_TIMEOUT
+    if "refused" in info.lower():
+        return Symptom.REFUSED
+    if "unreachable" in info.lower() or "no route" in info.lower():
+        return Symptom.UNREACHABLE
+    return Symptom.CONNECT_FAILED if reason.startswith("Layer4") else Symptom.HEALTH_CHECK
+
+
+def parse_message(line: str) -> Notice | None:
+    """HAProxy's own message about a server or backend."""
+    down = _DOWN.search(line)
+    if down is not None:
+        reason, info = down["reason"].strip(), (down["info"] or "").strip()
+        server = down["server"]
+        return Notice(
+            time=None,
+            family="haproxy",
+            symptom=_check_symptom(reason, info),
+            signal=f"server is DOWN, reason: {reason}" + (f' ("{info}")' if info else ""),
+            backend=down["backend"],
+            upstream=server if _SERVER_ADDRESS.match(server) else "",
+            details=(("server", server),),
+            line=line,
+        )
+    empty = _EMPTY_BACKEND.search(line)
+    if empty is not None:
+        return Notice(
+            time=None,
+            family="haproxy",
+            symptom=Symptom.NO_ENDPOINTS,
+            signal="backend has no server available",
+            backend=empty["backend"],
+            line=line,
+        )
+    return None
+
+
+HAPROXY_MESSAGES = MessageFormat(
+    name="haproxy",
+    shape=re.compile(r"\[(?:WARNING|ALERT|NOTICE)\]\s+(?:\d+/\d+ )?\(\d+\) : |haproxy\[\d+\]: "),
+    parse=parse_message,
+)
+
 HAPROXY = LogFormat(
     name="haproxy",
     kinds=(
@@ -82,11 +141,11 @@ HAPROXY = LogFormat(
             parse=parse,
         ),
         # HAProxy's own messages in the same syslog stream ("Server be/s1 is
-        # DOWN", "backend be has no server available!"): known, not requests.
+        # DOWN", "backend be has no server available!"): not requests, evidence.
         LineKind(
             shape=re.compile(rb"haproxy\[\d+\]: (?!\S+:\d+ \[)"),
             candidate=None,
-            parse=lambda _: None,
+            parse=parse_message,
             strict=False,
         ),
     ),

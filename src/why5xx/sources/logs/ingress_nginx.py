@@ -44,8 +44,8 @@ def _list(element: str) -> str:
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 _ACCESS = re.compile(
-    r"^\S+ - (?:\[[^\]]*\] - )?\S+ \[(?P<time>[^\]]+)\] "
-    + _QUOTED
+    r"^(?P<client>\S+) - (?:\[[^\]]*\] - )?\S+ \[(?P<time>[^\]]+)\] "
+    + r'"(?P<request>(?:[^"\\]|\\.)*)"'
     + r" (?P<status>\d{3}) \d+ "
     + _QUOTED
     + " "
@@ -102,10 +102,13 @@ def _access(
     statuses: str,
     has_upstream: bool,
     line: str,
+    client: str = "",
+    request: str = "",
 ) -> Access:
     """One access line, from the fields the text and JSON formats share."""
     attempts = attempt_lists(addresses, statuses)
     symptom, signal, refinable = classify(status, service, attempts, has_upstream)
+    paired = refinable and not has_upstream  # only the error log can say why
     return Access(
         time=time,
         status=status,
@@ -115,6 +118,8 @@ def _access(
         signal=signal,
         refinable=refinable,
         line=line,
+        client=client if paired else "",
+        request=request if paired else "",
     )
 
 
@@ -133,6 +138,8 @@ def parse_text(line: str) -> Access | None:
         statuses=match["ustatus"] or "",
         has_upstream=match["name"] is not None,
         line=line,
+        client=match["client"],
+        request=match["request"],
     )
 
 

@@ -12,18 +12,26 @@ the ingress-nginx images says "Operation timed out" where glibc says
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
-from why5xx.sources.logs.reader import LineKind
-from why5xx.sources.logs.record import Symptom, UpstreamError, host_port
+from why5xx.sources.logs.reader import LineKind, MessageFormat
+from why5xx.sources.logs.record import Notice, Symptom, UpstreamError, host_port
 
-_LINE = re.compile(
-    r"^(?P<time>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>\w+)\] \d+#\d+: "
+_PREFIX = r"^(?P<time>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>\w+)\] \d+#\d+: "
+_BODY = (
     r"(?:\*\d+ )?(?P<msg>.*?)(?: while (?P<action>(?:(?! while )[^,])+))?"
-    r"(?:, client: [^,]+, server: [^,]*(?:, request: \"(?:[^\"\\]|\\.)*\")?"
+    r"(?:, client: (?P<client>[^,]+), server: [^,]*"
+    r"(?:, request: \"(?P<request>(?:[^\"\\]|\\.)*)\")?"
     r"(?:, subrequest: \"[^\"]*\")?(?:, upstream: \"(?P<upstream>[^\"]*)\")?"
-    r"(?:, host: \"[^\"]*\")?(?:, referrer: \"[^\"]*\")?.*)?$"
+    r"(?:, host: \"(?P<host>[^\"]*)\")?(?:, referrer: \"[^\"]*\")?.*)?$"
 )
+_LINE = re.compile(_PREFIX + _BODY)
+# The same message pasted without its date, level and process ids.
+_BARE = re.compile("^" + _BODY)
+# ingress-nginx's Lua resolver for ExternalName backends (context: ngx.timer,
+# not a request): `[lua] dns.lua:152: dns_lookup(): failed to query the DNS
+# server for static.example.net:`
+_DNS_LOOKUP = re.compile(r"dns_lookup\(\): failed to query the DNS server for (?P<host>[^\s:,]+)")
 _LEVELS = frozenset({"warn", "error", "crit", "alert", "emerg"})
 # glibc's words for the errnos nginx reports about upstreams, so that musl and
 # glibc lines read (and group) the same.
@@ -74,10 +82,8 @@ def _signal(message: str, action: str | None) -> str:
     return f"{text} while {action}" if action else text
 
 
-def parse(line: str) -> UpstreamError | None:
-    match = _LINE.match(line)
-    if match is None or match["level"] not in _LEVELS:
-        return None
+def _meaning(match: re.Match[str]) -> tuple[Symptom, int, str] | None:
+    """(symptom, the client's status, signal) of a message about an upstream."""
     message, action = match["msg"], match["action"]
     text = message if action is None else f"{message} while {action}"
     found = next(((s, code) for pattern, s, code in _MESSAGES if pattern.search(text)), None)
@@ -88,19 +94,91 @@ def parse(line: str) -> UpstreamError | None:
         symptom = Symptom.CONNECT_TIMEOUT
     if action in _RESPONSE_STARTED:
         status = 0  # the status line had gone out: a broken body, not a 5xx
+    return symptom, status, _signal(message, action)
+
+
+def _dns(line: str, time: datetime | None) -> Notice | None:
+    found = _DNS_LOOKUP.search(line)
+    if found is None:
+        return None
+    return Notice(
+        time=time,
+        family="ingress-nginx",
+        symptom=Symptom.DNS,
+        signal="dns_lookup(): failed to query the DNS server",
+        upstream=found["host"],
+        line=line,
+    )
+
+
+def parse(line: str) -> UpstreamError | Notice | None:
+    match = _LINE.match(line)
+    if match is None or match["level"] not in _LEVELS:
+        return None
+    time = datetime.strptime(match["time"], "%Y/%m/%d %H:%M:%S")
+    meaning = _meaning(match)
+    if meaning is None:
+        # Local time without a zone: UTC, the zone of nearly every container.
+        return _dns(line, time.replace(tzinfo=UTC))
+    symptom, status, signal = meaning
     return UpstreamError(
-        time=datetime.strptime(match["time"], "%Y/%m/%d %H:%M:%S"),
+        time=time,
         upstream=host_port(match["upstream"] or ""),
         symptom=symptom,
-        signal=_signal(message, action),
+        signal=signal,
         status=status,
+        line=line,
+        client=match["client"] or "",
+        request=match["request"] or "",
+        host=match["host"] or "",
+    )
+
+
+def parse_bare(line: str) -> Notice | None:
+    """An error message pasted without its date prefix: `upstream timed out
+    (110: Connection timed out) while reading response header from upstream,
+    client: ...`. No time; the upstream, host and request it names remain."""
+    match = _BARE.match(line)
+    meaning = _meaning(match) if match is not None else None
+    if match is None or meaning is None:
+        return _dns(line, None)
+    symptom, status, signal = meaning
+    details = tuple(
+        (key, value)
+        for key, value in (
+            ("status", str(status) if status else ""),
+            ("host", match["host"] or ""),
+            ("request", match["request"] or ""),
+        )
+        if value
+    )
+    return Notice(
+        time=None,
+        family="nginx",
+        symptom=symptom,
+        signal=signal,
+        upstream=host_port(match["upstream"] or ""),
+        details=details,
         line=line,
     )
 
 
 ERROR_LINES = LineKind(
-    shape=re.compile(rb"\n\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \["),
+    # `#\d+: ` tells nginx from NGINX Unit, whose lines are alike but for the colon.
+    shape=re.compile(rb"\n\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: "),
     candidate=None,  # few enough to parse them all; the parser keeps warn and worse
     parse=parse,
     strict=False,
+)
+
+# Bare messages: an nginx message about an upstream, or the Lua resolver's
+# failure, at the start of the line (after any collector's prefix).
+NGINX_MESSAGES = MessageFormat(
+    name="nginx-error",
+    shape=re.compile(
+        r"^(?:\*\d+ )?(?:connect\(\)|upstream |recv\(\)|readv\(\)|writev\(\)|send\(\)|"
+        r"no live upstreams|SSL_do_handshake|peer closed|limiting )|dns_lookup\(\)|"
+        r"^server returned error code: "
+    ),
+    parse=parse_bare,
 )

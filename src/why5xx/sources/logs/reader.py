@@ -17,11 +17,12 @@ import gzip
 import re
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from why5xx.sources.logs.record import Record
+from why5xx.sources.logs.record import Record, Symptom
 
 CHUNK = 4 << 20
 # A "line" longer than this is cut, so one line without newlines cannot hold the whole file.
@@ -67,6 +68,42 @@ class LogFormat:
         return None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFormat:
+    """The own messages of a proxy, controller or app server (klog lines,
+    Envoy debug lines, gunicorn's arbiter): recognised line by line, since
+    they come mixed with other lines and behind collectors' prefixes."""
+
+    name: str
+    shape: re.Pattern[str]  # found (re.search) in every line of this family
+    # The lines that say something about a backend; None for the others.
+    parse: Callable[[str], Record | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message a family writes: its pattern, the symptom it means, and
+    the words a summary shows for it."""
+
+    pattern: re.Pattern[str]
+    symptom: Symptom
+    signal: str
+
+
+def messages(*rows: tuple[str, Symptom, str], flags: int = 0) -> tuple[Message, ...]:
+    """A family's table of messages, most specific first."""
+    return tuple(Message(re.compile(p, flags), symptom, signal) for p, symptom, signal in rows)
+
+
+def first_message(table: tuple[Message, ...], line: str) -> tuple[Message, re.Match[str]] | None:
+    """The first message of the table the line holds, and its match."""
+    for message in table:
+        found = message.pattern.search(line)
+        if found is not None:
+            return message, found
+    return None
+
+
 class LogInputError(Exception):
     """A log that cannot be read (missing, unreadable, corrupt compression)."""
 
@@ -78,6 +115,20 @@ class Tally:
     lines: int = 0
     unparsed: int = 0
     bytes: int = 0
+    # Lines recognised, by the format or family that wrote them.
+    families: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        self.lines += other.lines
+        self.unparsed += other.unparsed
+        self.bytes += other.bytes
+        self.families.update(other.families)
+
+
+# Recognises one line that is not of the file's format (a controller's klog
+# line among access lines), gives its records to the sink, and names its
+# family; None when nothing knows the line.
+Other = Callable[[str], str | None]
 
 
 def open_log(path: str, stdin: BinaryIO | None = None) -> BinaryIO:
@@ -130,14 +181,19 @@ def blocks(stream: BinaryIO, tally: Tally, limit: int | None = None) -> Iterator
         yield tail
 
 
-def sniff(block: bytes, formats: tuple[LogFormat, ...]) -> LogFormat | None:
-    """The format that parses most of the first lines; ties go to the
-    earlier format (the more specific one)."""
-    lines = [
+def first_lines(block: bytes) -> list[str]:
+    """The first non-blank lines of a file's first block, as text."""
+    return [
         line.decode("utf-8", "replace").rstrip("\r")
         for line in block.split(b"\n", SNIFF_LINES + 1)[1 : SNIFF_LINES + 1]
         if line.strip()
     ]
+
+
+def sniff(block: bytes, formats: tuple[LogFormat, ...]) -> LogFormat | None:
+    """The format that parses most of the first lines; ties go to the
+    earlier format (the more specific one)."""
+    lines = first_lines(block)
     best, best_score = None, 0
     for fmt in formats:
         # A line the format parses counts double: shapes alone are loose
@@ -151,8 +207,49 @@ def sniff(block: bytes, formats: tuple[LogFormat, ...]) -> LogFormat | None:
     return best
 
 
-def scan_block(block: bytes, fmt: LogFormat, tally: Tally, sink: Callable[[Record], None]) -> None:
-    """Count the block's lines, parse its candidate lines into `sink`."""
+def _others(block: bytes, fmt: LogFormat, other: Other, tally: Tally) -> int:
+    """Give each line of the block that no kind of `fmt` shapes to `other`;
+    the number it recognised. Runs only on blocks that hold such lines, so a
+    file of one format pays nothing for it."""
+    found = 0
+    start = 1  # the block starts with the newline before its first line
+    size = len(block)
+    while start <= size:
+        end = block.find(b"\n", start)
+        if end < 0:
+            end = size
+        if end > start and not any(k.shape.search(block, start - 1, end) for k in fmt.kinds):
+            family = other(block[start:end].decode("utf-8", "replace").rstrip("\r"))
+            if family is not None:
+                tally.families[family] += 1
+                found += 1
+        start = end + 1
+    return found
+
+
+def scan_lines(block: bytes, tally: Tally, other: Other) -> None:
+    """A file of no single format (or behind collectors' prefixes): every
+    line through `other`."""
+    lines = block.split(b"\n")[1:]
+    recognised = 0
+    for raw in lines:
+        family = other(raw.decode("utf-8", "replace").rstrip("\r")) if raw.strip() else None
+        if family is not None:
+            tally.families[family] += 1
+            recognised += 1
+    tally.lines += len(lines)
+    tally.unparsed += len(lines) - recognised
+
+
+def scan_block(
+    block: bytes,
+    fmt: LogFormat,
+    tally: Tally,
+    sink: Callable[[Record], None],
+    other: Other | None = None,
+) -> None:
+    """Count the block's lines, parse its candidate lines into `sink`; with
+    `other`, lines not of the format are recognised one by one."""
     lines = block.count(b"\n")
     recognised = unparsed = 0
     seen: set[int] = set()
@@ -176,5 +273,9 @@ def scan_block(block: bytes, fmt: LogFormat, tally: Tally, sink: Callable[[Recor
                 sink(record)
             elif kind.strict and kind.shape.search(block, start - 1, end):
                 unparsed += 1  # it had the shape, so it was counted as recognised
+    rest = max(lines - recognised, 0)
+    if rest and other is not None:
+        rest -= _others(block, fmt, other, tally)
     tally.lines += lines
-    tally.unparsed += unparsed + max(lines - recognised, 0)
+    tally.families[fmt.name] += recognised - unparsed
+    tally.unparsed += unparsed + rest

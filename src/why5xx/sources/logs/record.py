@@ -1,16 +1,17 @@
 """What the log parsers produce, and the small parsing helpers they share.
 
-A parser turns one line into an `Access` (a request the proxy answered) or
-an `UpstreamError` (an error-log line about an upstream), or None when the
-line is not of its format. Each format names what its own signals mean as a
-`Symptom`; which cause a symptom points to is decided in `classify`, once
-for every format.
+A parser turns one line into an `Access` (a request the proxy answered),
+an `UpstreamError` (an error-log line about an upstream), a `Notice` (a
+proxy's, controller's or app server's own message about a backend: not a
+request, but evidence), or None when the line is not of its format. Each
+format names what its own signals mean as a `Symptom`; which cause a
+symptom points to is decided in `classify`, once for every format.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
@@ -39,6 +40,12 @@ class Symptom(StrEnum):
     RATE_LIMITED = "rate-limited"  # the proxy's own rate or connection limit
     CLIENT_ABORT = "client-abort"  # the client went away
     APP = "app"  # the upstream application answered 5xx itself
+    NO_SERVICE = "no-service"  # the route names a Service (or port) the proxy cannot find
+    HEALTH_CHECK = "health-check"  # the proxy's own health check marked the backend down
+    WORKER_TIMEOUT = "worker-timeout"  # the app server killed a worker that took too long
+    WORKER_KILLED = "worker-killed"  # a worker died of SIGKILL (the OOM killer's signal)
+    WORKER_CRASHED = "worker-crashed"  # a worker died of another signal or exit code
+    TCP_PROXIED = "tcp-proxied"  # a mesh sidecar proxied the port as raw TCP, not HTTP
     UNKNOWN = "unknown"  # a 5xx whose line says nothing more
 
 
@@ -62,6 +69,10 @@ class Access:
     signal: str  # the words of the log that gave the symptom
     line: str
     refinable: bool = False  # an error-log line about the same try may say more (nginx)
+    # For a line that names no upstream (nginx's `combined`/`main`): what pairs
+    # it with the error line of the same request.
+    client: str = ""
+    request: str = ""
 
     @property
     def upstream(self) -> str:
@@ -79,9 +90,47 @@ class UpstreamError:
     signal: str
     status: int  # the status this error gives the client; 0 when the response had started
     line: str
+    # What pairs it with the access line of the same request when that line
+    # names no upstream (nginx's `combined`/`main`): the client and the request.
+    client: str = ""
+    request: str = ""
+    host: str = ""
 
 
-Record = Access | UpstreamError
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """A proxy's, controller's or app server's own message about a backend
+    (`Service "shop/api" does not have any active Endpoint.`, `WORKER
+    TIMEOUT (pid:10)`, an Envoy `upstream reset`): no request, but evidence.
+
+    What it names is kept apart so it can be matched to a diagnosis target
+    without pod IPs: a Service `ns/name`, a proxy's backend name
+    (`[ns-svc-port]`, `outbound|80||svc.ns.svc.cluster.local`, `ns_svc_port`),
+    an upstream address, a host name.
+    """
+
+    time: datetime | None  # aware; None when the line has no full date (klog has no year)
+    family: str  # who wrote it: ingress-nginx-controller, envoy, gunicorn, ...
+    symptom: Symptom
+    signal: str  # the words of the line, without what varies between lines
+    line: str
+    service: str = ""  # "namespace/name" (or a bare name) of a Kubernetes Service
+    backend: str = ""  # the proxy's name for the backend (upstream name, Envoy cluster)
+    upstream: str = ""  # "10.244.1.20:8080" or a host name
+    # Further evidence the line holds: ("flags", "UC"), ("reset reason", ...),
+    # ("signal", "9"), ("pod", "shop/api-6f9c-x2m4q") ...
+    details: tuple[tuple[str, str], ...] = ()
+
+    def with_context(self, *, time: datetime | None, pod: str) -> Notice:
+        """This notice with what a container prefix added (its pod, a kubectl
+        --timestamps time), where the line itself had none."""
+        details = self.details
+        if pod and all(key != "pod" for key, _ in details):
+            details = (*details, ("pod", pod))
+        return replace(self, time=self.time or time, details=details)
+
+
+Record = Access | UpstreamError | Notice
 
 # --- shared helpers ----------------------------------------------------------
 

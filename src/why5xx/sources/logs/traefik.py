@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import re
 
-from why5xx.sources.logs.reader import LineKind, LogFormat
+from why5xx.sources.logs.reader import (
+    LineKind,
+    LogFormat,
+    MessageFormat,
+    first_message,
+    messages,
+)
 from why5xx.sources.logs.record import (
     Access,
     Attempt,
+    Notice,
     Symptom,
     clf_time,
     field,
@@ -110,4 +117,78 @@ TRAEFIK_JSON = LogFormat(
             parse=parse_json,
         ),
     ),
+)
+
+
+# Traefik's own log (logrus logfmt in v1/v2, zerolog in v3, or JSON):
+# `time="2022-03-01T09:48:49Z" level=error msg="Skipping service: no endpoints
+# found" providerName=kubernetes ingress=vscode serviceName=vscode
+# servicePort="&ServiceBackendPort{Name:,Number:80,}" namespace=default`; at
+# debug level, why a request failed: `'502 Bad Gateway' caused by: dial tcp
+# 10.42.0.5:8080: connect: connection refused`.
+_OWN_TIME = re.compile(r'time="(?P<time>[^"]+)"|^(?P<v3>\d{4}-\d\d-\d\dT\S+) [A-Z]{3} ')
+_FIELD = re.compile(r'\b(?P<key>namespace|serviceName|ServiceName|service)=(?P<value>"[^"]*"|\S+)')
+_DIAL = re.compile(r"dial tcp (?P<addr>[\d.]+:\d+)")
+_OWN_MESSAGES = messages(
+    (r"no endpoints found|no available server", Symptom.NO_ENDPOINTS, "no endpoints found"),
+    (
+        r"service not found|service \\?\"[^\"\\]+\\?\" not found",
+        Symptom.NO_SERVICE,
+        "service not found",
+    ),
+    (r"connect: connection refused", Symptom.REFUSED, "dial tcp: connection refused"),
+    (r"connect: no route to host", Symptom.UNREACHABLE, "dial tcp: no route to host"),
+    (r"dial tcp [^ ]+: i/o timeout", Symptom.CONNECT_TIMEOUT, "dial tcp: i/o timeout"),
+    (
+        r"timeout awaiting response headers",
+        Symptom.READ_TIMEOUT,
+        "timeout awaiting response headers",
+    ),
+    (r"connection reset by peer", Symptom.RESET, "connection reset by peer"),
+    (r"caused by: EOF|error=\"?EOF", Symptom.PREMATURE_CLOSE, "EOF: the server closed"),
+    (
+        r"server gave HTTP response to HTTPS client|malformed HTTP response|tls: ",
+        Symptom.PROTOCOL,
+        "the backend does not speak what Traefik speaks (TLS or HTTP)",
+    ),
+)
+
+
+def _own_field(line: str, *keys: str) -> str:
+    for match in _FIELD.finditer(line):
+        if match["key"] in keys:
+            return match["value"].strip('"')
+    return ""
+
+
+def parse_own(line: str) -> Notice | None:
+    found = first_message(_OWN_MESSAGES, line)
+    if found is None:
+        return None
+    symptom, signal = found[0].symptom, found[0].signal
+    stamp = _OWN_TIME.search(line)
+    time = iso_time((stamp["time"] or stamp["v3"]).replace("Z", "+00:00")) if stamp else None
+    namespace = _own_field(line, "namespace")
+    name = _own_field(line, "serviceName", "service")
+    backend = _own_field(line, "ServiceName")
+    dial = _DIAL.search(line)
+    return Notice(
+        time=time,
+        family="traefik",
+        symptom=symptom,
+        signal=signal,
+        service=f"{namespace}/{name}" if namespace and name else name,
+        backend=backend,
+        upstream=dial["addr"] if dial else "",
+        line=line,
+    )
+
+
+TRAEFIK_MESSAGES = MessageFormat(
+    name="traefik",
+    shape=re.compile(
+        r'\btime="[^"]+" level=\w+ msg=|^\{"level":"\w+".*"msg":'
+        r"|^\d{4}-\d\d-\d\dT\S+ (?:TRC|DBG|INF|WRN|ERR|FTL|PNC) "
+    ),
+    parse=parse_own,
 )
