@@ -11,7 +11,7 @@ import logfixtures as fx
 from why5xx.sources.logs import FORMATS, MESSAGES, summarize_logs
 from why5xx.sources.logs.classify import CAUSE_OF, candidates
 from why5xx.sources.logs.mixed import recogniser
-from why5xx.sources.logs.record import Access, Notice, Record, Symptom
+from why5xx.sources.logs.record import Access, Notice, Record, Symptom, UpstreamError
 
 REAL = Path(__file__).parent / "logs" / "real"
 
@@ -91,6 +91,24 @@ NOTICES = [
      {"backend": "uat-mqtt-gateway-mqtt-tls"}),
     ("haproxy.log", 5, "haproxy", Symptom.CONNECT_FAILED,
      {"backend": "ingress-node", "upstream": "10.10.10.168"}),
+    ("ingress-nginx-controller.log", 13, "ingress-nginx-controller", Symptom.NO_ENDPOINTS,
+     {"service": "nginx-ingress-default-backend"}),
+    ("ingress-nginx-controller.log", 14, "ingress-nginx-controller", Symptom.NO_INGRESS_CLASS,
+     {"ingress": "default/hello-app"}),
+    ("ingress-nginx-controller.log", 15, "ingress-nginx-controller", Symptom.NO_ENDPOINTS,
+     {"service": ""}),
+    ("ingress-nginx-bare-access.log", 1, "ingress-nginx", Symptom.UNKNOWN,
+     {"backend": "xxxxx-app-http", "upstream": "10.4.27.106:80", "status": "502"}),
+    ("nginx-bare.log", 1, "nginx-error", Symptom.READ_TIMEOUT, {"upstream": ""}),
+    ("nginx-bare.log", 2, "nginx-error", Symptom.PREMATURE_CLOSE, {"upstream": ""}),
+    ("envoy.log", 9, "envoy", Symptom.PREMATURE_CLOSE,
+     {"reset reason": "connection termination"}),
+    ("linkerd-proxy.log", 5, "linkerd-proxy", Symptom.PREMATURE_CLOSE, {}),
+    ("linkerd-proxy.log", 6, "linkerd-proxy", Symptom.RESET, {}),
+    ("traefik.log", 4, "traefik", Symptom.REFUSED, {"upstream": "10.244.0.146:5000"}),
+    ("tls-server.log", 1, "tls-server", Symptom.PROTOCOL, {}),
+    ("gunicorn.log", 7, "gunicorn", Symptom.WORKER_TIMEOUT, {"pid": "11"}),
+    ("gunicorn.log", 8, "gunicorn", Symptom.WORKER_KILLED, {"pid": "11"}),
 ]  # fmt: skip
 
 
@@ -105,7 +123,8 @@ def test_each_real_line_is_recognised_with_what_it_names(
     fields |= dict(notice.details)
     assert {key: fields.get(key) for key in names} == names
     # Never a silent "unclassified": a cause, or the causes it fits.
-    assert candidates(symptom, CAUSE_OF.get(symptom, "unclassified"))
+    status = int(dict(notice.details).get("status", "0"))
+    assert candidates(symptom, CAUSE_OF.get(symptom, "unclassified"), status)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +165,7 @@ def test_the_decided_causes_of_real_lines() -> None:
         ("jenkins", "ingress-backend-missing"),
         ("10.111.0.218", "external-name-dns"),
         ("192.168.1.2", "external-name-dns"),
+        ("Ingress default/hello-app", "ingress-class-missing"),
     }
     undecided = {m.subject: m.candidates[0] for m in summary.messages if m.cause is None}
     assert undecided["clickhouse/error-reader"] == "selector-mismatch"
@@ -156,7 +176,7 @@ def test_real_files_report_what_they_recognised() -> None:
     summary = summarize_logs([str(p) for p in sorted(REAL.glob("*.log"))])
     by_path = {Path(f.path).name: f for f in summary.files}
     assert by_path["ingress-nginx-controller.log"].recognised == (
-        ("ingress-nginx-controller", 8),
+        ("ingress-nginx-controller", 11),
         ("nginx-error", 4),
     )
     assert by_path["envoy.log"].format == "envoy"
@@ -232,3 +252,19 @@ def test_a_bare_nginx_message_keeps_its_upstream_and_host() -> None:
         "host": "opensearch-dashboard.hi.local",
         "request": "GET / HTTP/1.1",
     }
+
+
+def test_dated_lines_behind_prefixes_stay_requests_and_errors() -> None:
+    """A pod-name prefix before an nginx error line, and an Istio access line
+    whose request id was cut: still an error line and a request."""
+    _, got = _recognise(_line("nginx-bare.log", 3))
+    (error,) = got
+    assert isinstance(error, UpstreamError)
+    assert error.symptom is Symptom.REFUSED
+    assert error.status == 502
+    _, got = _recognise(_line("envoy.log", 8))
+    (access,) = got
+    assert isinstance(access, Access)
+    assert access.status == 503
+    assert access.service == "outbound|80||oneapihub-ui-dev.hub-dev.svc.cluster.local"
+    assert access.upstream == "10.6.25.34:3000"

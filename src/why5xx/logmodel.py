@@ -143,7 +143,14 @@ class MessageSummary:
     @property
     def subject(self) -> str:
         """What the messages are about, as a person reads it."""
-        named = self.service or self.backend or self.upstream or dict(self.details).get("pod", "")
+        details = dict(self.details)
+        ingress = details.get("ingress")
+        named = (
+            self.service
+            or self.backend
+            or self.upstream
+            or (f"Ingress {ingress}" if ingress else details.get("pod", ""))
+        )
         return named or "(no backend named)"
 
     def to_json(self) -> dict[str, Any]:

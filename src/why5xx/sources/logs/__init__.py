@@ -19,7 +19,7 @@ from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.logs import prefix
 from why5xx.sources.logs.aggregate import Aggregator, summarize
 from why5xx.sources.logs.alb import ALB
-from why5xx.sources.logs.appserver import GUNICORN, NGINX_UNIT, UWSGI
+from why5xx.sources.logs.appserver import GUNICORN, NGINX_UNIT, TLS_SERVER, UWSGI
 from why5xx.sources.logs.cluster import (
     explain,
     mentions,
@@ -28,10 +28,21 @@ from why5xx.sources.logs.cluster import (
     target_services,
     timeline_events,
 )
-from why5xx.sources.logs.envoy import ENVOY, ENVOY_BARE_ACCESS, ENVOY_JSON, ENVOY_MESSAGES
+from why5xx.sources.logs.envoy import (
+    ENVOY,
+    ENVOY_BARE_ACCESS,
+    ENVOY_JSON,
+    ENVOY_MESSAGES,
+    ENVOY_REPLY,
+)
 from why5xx.sources.logs.haproxy import HAPROXY, HAPROXY_MESSAGES
 from why5xx.sources.logs.ingress_controller import INGRESS_NGINX_CONTROLLER, NGINX_INC_CONTROLLER
-from why5xx.sources.logs.ingress_nginx import INGRESS_NGINX, NGINX_ERROR, NGINX_JSON
+from why5xx.sources.logs.ingress_nginx import (
+    INGRESS_NGINX,
+    INGRESS_NGINX_BARE_ACCESS,
+    NGINX_ERROR,
+    NGINX_JSON,
+)
 from why5xx.sources.logs.linkerd import LINKERD_PROXY
 from why5xx.sources.logs.mixed import recogniser
 from why5xx.sources.logs.nginx_error import NGINX_MESSAGES
@@ -73,13 +84,16 @@ MESSAGES: tuple[MessageFormat, ...] = (
     INGRESS_NGINX_CONTROLLER,
     ENVOY_MESSAGES,
     ENVOY_BARE_ACCESS,
+    INGRESS_NGINX_BARE_ACCESS,
     LINKERD_PROXY,
     TRAEFIK_MESSAGES,
     HAPROXY_MESSAGES,
     GUNICORN,
     UWSGI,
     NGINX_UNIT,
+    TLS_SERVER,
     NGINX_MESSAGES,
+    ENVOY_REPLY,
 )
 ALIASES = {"nginx": "ingress-nginx", "istio": "envoy", "istio-json": "envoy-json"}
 UNKNOWN = "unknown"

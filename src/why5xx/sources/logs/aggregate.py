@@ -396,10 +396,11 @@ def _message_summary(group: MessageGroup, resolve: Resolve | None) -> MessageSum
     details = group.details
     if group.pod and all(key != "pod" for key, _ in details):
         details = (*details, ("pod", group.pod))
+    status = dict(details).get("status", "")
     return MessageSummary(
         family=group.family,
         cause=None if decided == UNCLASSIFIED else decided,
-        candidates=candidates(group.symptom, decided),
+        candidates=candidates(group.symptom, decided, int(status) if status.isdigit() else 0),
         signal=group.signal,
         count=group.count,
         service=group.service,

@@ -122,9 +122,31 @@ def parse_unit(line: str) -> Notice | None:
     )
 
 
+# OpenSSL's reason when a TLS server reads plain HTTP (Puma, Node, Java...):
+# `SSL routines:SSL23_GET_CLIENT_HELLO:http request`.
+_HTTP_ON_TLS = re.compile(r"SSL routines:\w+:http request|SSL_R_HTTP_REQUEST")
+
+
+def parse_tls(line: str) -> Notice | None:
+    if _HTTP_ON_TLS.search(line) is None:
+        return None
+    return Notice(
+        time=None,
+        family="tls-server",
+        symptom=Symptom.PROTOCOL,
+        signal="a TLS port received plain HTTP (SSL routines: http request)",
+        line=line,
+    )
+
+
+TLS_SERVER = MessageFormat(name="tls-server", shape=_HTTP_ON_TLS, parse=parse_tls)
 GUNICORN = MessageFormat(
     name="gunicorn",
-    shape=re.compile(r"\[\d+\] \[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] "),
+    # Its messages name it too: people paste them without the time and pids.
+    shape=re.compile(
+        r"\[\d+\] \[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\] |WORKER TIMEOUT \(pid:"
+        r"|Worker \(pid:\d+\)|Worker with pid \d+|Booting worker with pid"
+    ),
     parse=parse_gunicorn,
 )
 UWSGI = MessageFormat(

@@ -26,6 +26,7 @@ CAUSE_OF: dict[Symptom, str] = {
     Symptom.OVERFLOW: "connection-pool-exhausted",
     Symptom.DNS: "external-name-dns",
     Symptom.NO_SERVICE: "ingress-backend-missing",
+    Symptom.NO_INGRESS_CLASS: "ingress-class-missing",
 }
 # The causes a symptom fits, most likely first (after the decided one, if any).
 _NO_ENDPOINT = (
@@ -48,6 +49,7 @@ CANDIDATES: dict[Symptom, tuple[str, ...]] = {
     Symptom.NO_ENDPOINTS: _NO_ENDPOINT,
     Symptom.NO_HEALTHY: ("outlier-ejected", *_NO_ENDPOINT),
     Symptom.NO_SERVICE: ("ingress-backend-missing",),
+    Symptom.NO_INGRESS_CLASS: ("ingress-class-missing",),
     Symptom.REFUSED: _NOT_ANSWERING,
     Symptom.CONNECT_FAILED: (*_NOT_ANSWERING, "network-policy-block", "mtls-mismatch"),
     Symptom.UNREACHABLE: ("rollout-no-prestop", "network-policy-block"),

@@ -363,8 +363,8 @@ def mentions(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Messag
     pod IPs: the Service they name (`shop/api`, or a bare `api` of NGINX
     Inc.), the proxy's backend name (`[shop-api-80]`, `shop_api_80`,
     `outbound|80||api.shop.svc.cluster.local`), a host name (the Service's
-    DNS name, an ExternalName's externalName), a pod a collector's prefix
-    named, or an upstream pod the Service selects. Messages that name
+    DNS name, an ExternalName's externalName), an Ingress that routes to it,
+    the pod a collector's prefix named, or an upstream pod the Service selects. Messages that name
     nothing (a gunicorn `WORKER TIMEOUT`) were given with this target: they
     count for it."""
     selected = _selector_of(snap, service)
@@ -383,8 +383,17 @@ def mentions(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Messag
         namespace, _, name = named.rpartition("/")
         return selected(namespace or service.namespace, name, None)
 
+    routed_by = {
+        f"{ingress.namespace}/{ingress.name}"
+        for ingress in snap.list("Ingress", service.namespace)
+        if any(backend.service == service.name for backend in ingress_backends(ingress))
+    }
+
     def match(message: MessageGroup) -> bool:
         checks: list[bool] = []
+        ingress = dict(message.details).get("ingress")
+        if ingress:
+            checks.append(ingress in routed_by)
         if message.service:
             checks.append(message.service in (f"{service.namespace}/{service.name}", service.name))
         if message.backend:

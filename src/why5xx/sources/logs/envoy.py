@@ -38,7 +38,8 @@ from why5xx.sources.logs.record import (
 
 _TEXT = re.compile(
     r'^(?:\[(?P<time>[^\]]+)\] )?"(?P<request>[^"]*)" (?P<code>\d+) (?P<flags>\S+) (?P<middle>.*?)'
-    r'\d+ \d+ \d+ \S+ "[^"]*" "[^"]*" "[^"]*" "(?P<authority>[^"]*)" "(?P<host>[^"]*)"'
+    # The request id is sometimes cut from pasted lines.
+    r'\d+ \d+ \d+ \S+ "[^"]*" "[^"]*" (?:"[^"]*" )?"(?P<authority>[^"]*)" "(?P<host>[^"]*)"'
     r"(?: (?P<cluster>\S+).*)?$"
 )
 _MIDDLE = re.compile(r'"[^"]*"|\S+')
@@ -132,7 +133,7 @@ def _as_notice(match: re.Match[str], details: str, cluster: str, line: str) -> N
         symptom, signal = Symptom.TCP_PROXIED, "the sidecar proxied this port as raw TCP (- - -)"
     else:
         symptom = classify(match["flags"], details)
-        if symptom in (Symptom.APP, Symptom.UNKNOWN, Symptom.CLIENT_ABORT):
+        if symptom in (Symptom.APP, Symptom.CLIENT_ABORT) or not match["code"].startswith("5"):
             return None
         found.insert(0, ("status", match["code"]))
         signal = f"{match['flags']} {details}".strip()
@@ -249,6 +250,39 @@ def parse_debug(line: str) -> Notice | None:
     )
 
 
+# The body of Envoy's local reply, as clients print it: `upstream connect error
+# or disconnect/reset before headers. reset reason: connection termination`
+# (`retried and the latest reset reason: ...` after retries), `no healthy upstream`.
+_REPLY = re.compile(
+    r"upstream connect error or disconnect/reset before headers\. (?:retried and the latest )?"
+    r"reset reason: (?P<reason>[a-z_ ]+?)\s*(?:,|\]|\"|$)"
+    r"(?:\s*transport failure reason: (?P<transport>[^\]\"]*))?"
+)
+_NO_HEALTHY_REPLY = re.compile(r"(?:^|[\s\[:>\"])no healthy upstream(?:$|[\s\]<\"])")
+
+
+def parse_reply(line: str) -> Notice | None:
+    reset = _REPLY.search(line)
+    if reset is not None:
+        return _reset(reset, line, None)
+    if _NO_HEALTHY_REPLY.search(line):
+        return Notice(
+            time=None,
+            family="envoy",
+            symptom=Symptom.NO_HEALTHY,
+            signal="no healthy upstream (Envoy's reply)",
+            line=line,
+        )
+    return None
+
+
+ENVOY_REPLY = MessageFormat(
+    name="envoy",
+    shape=re.compile(
+        r"upstream connect error or disconnect/reset before headers|no healthy upstream"
+    ),
+    parse=parse_reply,
+)
 ENVOY_MESSAGES = MessageFormat(
     name="envoy",
     shape=re.compile(

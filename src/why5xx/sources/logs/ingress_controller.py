@@ -34,7 +34,9 @@ _NAME = r"[a-z0-9][-a-z0-9.]*"
 # (pattern, symptom, signal); the pattern's `service` group names the Service.
 _INGRESS_NGINX = messages(
     (
-        rf'[Ss]ervice "?(?P<service>{_NAME}/{_NAME})"? does not have any active [Ee]ndpoint',
+        # Also pasted shortened: `W0813 09:43:12 ... does not have any active Endpoint.`
+        rf'(?:[Ss]ervice "?(?P<service>{_NAME}(?:/{_NAME})?)"? )?(?:\.\.\. )?'
+        "does not have any active [Ee]ndpoint",
         Symptom.NO_ENDPOINTS,
         "Service does not have any active Endpoint",
     ),
@@ -48,6 +50,12 @@ _INGRESS_NGINX = messages(
         rf'Error getting Service "(?P<service>{_NAME}/{_NAME})" from local store',
         Symptom.NO_SERVICE,
         "Error getting Service from local store: no such Service",
+    ),
+    (
+        r"Ignoring ingress because of error while validating ingress class.*"
+        rf'ingress="(?P<ingress>{_NAME}/{_NAME})"',
+        Symptom.NO_INGRESS_CLASS,
+        "Ignoring ingress: it does not name a valid IngressClass",
     ),
 )
 _NGINX_INC = messages(
@@ -70,12 +78,14 @@ def _parse(table: tuple[Message, ...], family: str, line: str) -> Notice | None:
     if found is None:
         return None
     message, match = found
+    named = match.groupdict()
     return Notice(
         time=None,
         family=family,
         symptom=message.symptom,
         signal=message.signal,
-        service=match["service"],
+        service=named.get("service") or "",
+        details=(("ingress", named["ingress"]),) if named.get("ingress") else (),
         line=line,
     )
 
@@ -99,5 +109,11 @@ NGINX_INC_CONTROLLER = MessageFormat(
     parse=parse_nginx_inc,
 )
 INGRESS_NGINX_CONTROLLER = MessageFormat(
-    name="ingress-nginx-controller", shape=_KLOG, parse=parse_ingress_nginx
+    name="ingress-nginx-controller",
+    # klog lines, and its messages pasted without the klog prefix.
+    shape=re.compile(
+        _KLOG.pattern + r"|does not have any active [Ee]ndpoint|Error obtaining Endpoints for "
+        r'Service "|Error getting Service "|Ignoring ingress because of error while validating'
+    ),
+    parse=parse_ingress_nginx,
 )

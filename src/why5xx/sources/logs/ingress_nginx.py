@@ -24,10 +24,11 @@ from datetime import datetime
 from typing import Any
 
 from why5xx.sources.logs.nginx_error import ERROR_LINES
-from why5xx.sources.logs.reader import LineKind, LogFormat
+from why5xx.sources.logs.reader import LineKind, LogFormat, MessageFormat
 from why5xx.sources.logs.record import (
     Access,
     Attempt,
+    Notice,
     Symptom,
     attempt_lists,
     clf_time,
@@ -170,6 +171,52 @@ def parse_json(line: str) -> Access | None:
         line=line,
     )
 
+
+# An access line pasted from its request on (client and time cut off), as in
+# `"GET /api HTTP/1.1" 502 157 "-" "curl/8" 1570 1.248 [default-api-80] [] 10.244.2.36:80 ...`.
+_BARE = re.compile(
+    r'^"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) \d+ '
+    + _QUOTED
+    + " "
+    + _QUOTED
+    + r" \d+ [\d.]+ \[(?P<name>[^\]]*)\] (?:\[[^\]]*\] )?(?P<addr>"
+    + _list(r"[^ ,]+")
+    + r") "
+    + _list(r"\d+|-")
+    + " "
+    + _list(r"[\d.]+|-")
+    + r" (?P<ustatus>"
+    + _list(r"\d{3}|-")
+    + r")(?: \S+)?$"
+)
+
+
+def parse_bare(line: str) -> Notice | None:
+    """A 5xx access line without its time: not counted as a request (it has
+    no time to place), kept as a message with its backend and upstream."""
+    match = _BARE.match(line)
+    if match is None or not match["status"].startswith("5"):
+        return None
+    status = int(match["status"])
+    attempts = attempt_lists(match["addr"], match["ustatus"])
+    symptom, signal, _ = classify(status, match["name"], attempts, has_upstream=True)
+    return Notice(
+        time=None,
+        family="ingress-nginx",
+        symptom=symptom,
+        signal=signal,
+        backend=match["name"],
+        upstream=attempts[-1].address if attempts else "",
+        details=(("status", str(status)), ("request", match["request"])),
+        line=line,
+    )
+
+
+INGRESS_NGINX_BARE_ACCESS = MessageFormat(
+    name="ingress-nginx",
+    shape=re.compile(r'^"[A-Z]+ [^"]*" \d{3} \d+ "'),
+    parse=parse_bare,
+)
 
 ACCESS_LINES = LineKind(
     shape=re.compile(rb'" \d{3} \d+ "'),

@@ -62,6 +62,10 @@ def parse(line: str) -> Notice | None:
 
 LINKERD_PROXY = MessageFormat(
     name="linkerd-proxy",
-    shape=re.compile(r"\[\s*\d+\.\d+s\]\s+(?:TRACE|DEBUG|INFO|WARN|ERROR)\s+ThreadId\(\d+\)"),
+    # Its module paths name it when the span prefix was not pasted.
+    shape=re.compile(
+        r"\[\s*\d+\.\d+s\]\s+(?:TRACE|DEBUG|INFO|WARN|ERROR)\s+ThreadId\(\d+\)"
+        r"|\blinkerd2?_[a-z_]+::"
+    ),
     parse=parse,
 )

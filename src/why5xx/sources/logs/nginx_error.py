@@ -23,11 +23,13 @@ _BODY = (
     r"(?:, client: (?P<client>[^,]+), server: [^,]*"
     r"(?:, request: \"(?P<request>(?:[^\"\\]|\\.)*)\")?"
     r"(?:, subrequest: \"[^\"]*\")?(?:, upstream: \"(?P<upstream>[^\"]*)\")?"
-    r"(?:, host: \"(?P<host>[^\"]*)\")?(?:, referrer: \"[^\"]*\")?.*)?$"
+    r"(?:, host: \"(?P<host>[^\"]*)\")?(?:, referrer: \"[^\"]*\")?.*"
+    # A line cut after the client, as pasted lines often are.
+    r"|, client: .*)?$"
 )
 _LINE = re.compile(_PREFIX + _BODY)
 # The same message pasted without its date, level and process ids.
-_BARE = re.compile("^" + _BODY)
+_BARE = re.compile(r"^(?:\[\w+\] )?(?:\d+#\d+: )?" + _BODY)
 # ingress-nginx's Lua resolver for ExternalName backends (context: ngx.timer,
 # not a request): `[lua] dns.lua:152: dns_lookup(): failed to query the DNS
 # server for static.example.net:`
@@ -84,7 +86,7 @@ def _signal(message: str, action: str | None) -> str:
 
 def _meaning(match: re.Match[str]) -> tuple[Symptom, int, str] | None:
     """(symptom, the client's status, signal) of a message about an upstream."""
-    message, action = match["msg"], match["action"]
+    message, action = match["msg"], match["action"] and match["action"].rstrip(".")
     text = message if action is None else f"{message} while {action}"
     found = next(((s, code) for pattern, s, code in _MESSAGES if pattern.search(text)), None)
     if found is None:
@@ -176,9 +178,9 @@ ERROR_LINES = LineKind(
 NGINX_MESSAGES = MessageFormat(
     name="nginx-error",
     shape=re.compile(
-        r"^(?:\*\d+ )?(?:connect\(\)|upstream |recv\(\)|readv\(\)|writev\(\)|send\(\)|"
-        r"no live upstreams|SSL_do_handshake|peer closed|limiting )|dns_lookup\(\)|"
-        r"^server returned error code: "
+        r"^(?:\[\w+\] )?(?:\d+#\d+: )?(?:\*\d+ )?(?:connect\(\)|upstream |recv\(\)|readv\(\)|"
+        r"writev\(\)|send\(\)|no live upstreams|SSL_do_handshake|peer closed|limiting )"
+        r"|dns_lookup\(\)|^server returned error code: "
     ),
     parse=parse_bare,
 )

@@ -29,8 +29,11 @@ _VIEWER = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?\t")
 _STERN = re.compile(
     rf"^(?:[a-z0-9][-a-z0-9]* )?(?P<pod>{_POD}-(?:[a-z0-9]{{5}}|[0-9]+)) [a-z0-9][-a-z0-9]* "
 )
+# A Deployment's pod name alone (`kubectl logs -l ... --prefix` cut, or typed):
+# `nginx-ingress-nginx-controller-5876c489c5-k9pwp 2024/08/28 08:12:05 [error] ...`.
+_POD_ONLY = re.compile(r"^(?P<pod>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-[a-z0-9]{6,10}-[a-z0-9]{5}) ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PREFIXES = (_KUBECTL, _KUBETAIL, _STERN, _COMPOSE, _TIMESTAMPS, _VIEWER)
+_PREFIXES = (_KUBECTL, _KUBETAIL, _STERN, _POD_ONLY, _COMPOSE, _TIMESTAMPS, _VIEWER)
 
 
 @dataclass(frozen=True, slots=True)

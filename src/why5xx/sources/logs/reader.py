@@ -251,7 +251,7 @@ def scan_block(
     """Count the block's lines, parse its candidate lines into `sink`; with
     `other`, lines not of the format are recognised one by one."""
     lines = block.count(b"\n")
-    recognised = unparsed = 0
+    recognised = unparsed = elsewhere = 0
     seen: set[int] = set()
     for kind in fmt.kinds:
         if kind.candidate is None:
@@ -268,14 +268,23 @@ def scan_block(
             end = block.find(b"\n", match.end())
             if end < 0:
                 end = len(block)
-            record = kind.parse(block[start:end].decode("utf-8", "replace").rstrip("\r"))
+            text = block[start:end].decode("utf-8", "replace").rstrip("\r")
+            record = kind.parse(text)
             if record is not None:
                 sink(record)
             elif kind.strict and kind.shape.search(block, start - 1, end):
-                unparsed += 1  # it had the shape, so it was counted as recognised
+                # It had the shape, so it was counted as recognised: it is
+                # another kind's line (an access line cut before its time), or
+                # a malformed one.
+                family = other(text) if other is not None else None
+                if family is None:
+                    unparsed += 1
+                else:
+                    tally.families[family] += 1
+                    elsewhere += 1
     rest = max(lines - recognised, 0)
     if rest and other is not None:
         rest -= _others(block, fmt, other, tally)
     tally.lines += lines
-    tally.families[fmt.name] += recognised - unparsed
+    tally.families[fmt.name] += recognised - unparsed - elsewhere
     tally.unparsed += unparsed + rest

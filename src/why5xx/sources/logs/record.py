@@ -41,6 +41,7 @@ class Symptom(StrEnum):
     CLIENT_ABORT = "client-abort"  # the client went away
     APP = "app"  # the upstream application answered 5xx itself
     NO_SERVICE = "no-service"  # the route names a Service (or port) the proxy cannot find
+    NO_INGRESS_CLASS = "no-ingress-class"  # the controller ignores the Ingress: not its class
     HEALTH_CHECK = "health-check"  # the proxy's own health check marked the backend down
     WORKER_TIMEOUT = "worker-timeout"  # the app server killed a worker that took too long
     WORKER_KILLED = "worker-killed"  # a worker died of SIGKILL (the OOM killer's signal)

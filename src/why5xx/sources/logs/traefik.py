@@ -187,7 +187,7 @@ def parse_own(line: str) -> Notice | None:
 TRAEFIK_MESSAGES = MessageFormat(
     name="traefik",
     shape=re.compile(
-        r'\btime="[^"]+" level=\w+ msg=|^\{"level":"\w+".*"msg":'
+        r'\btime="[^"]+" level=\w+ msg=|(?:^|\s)level=\w+ msg="|^\{"level":"\w+".*"msg":'
         r"|^\d{4}-\d\d-\d\dT\S+ (?:TRC|DBG|INF|WRN|ERR|FTL|PNC) "
     ),
     parse=parse_own,
