@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # browser downloads are not used); chromium-driver serves WebDriver clients.
 DEBIAN_PACKAGES := nginx haproxy goaccess chromium chromium-driver fonts-dejavu-core
 
-.PHONY: demo test test-deps lint bench docs clean
+.PHONY: demo test test-deps lint bench docs report-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,18 @@ test: test-deps lint
 docs: $(STAMP)
 	$(BIN)/python -m why5xx.docs docs/rules
 	$(BIN)/python -m why5xx.lint.docs docs/lint
+
+# The README's example report: a rollout without a preStop drain, with its ingress-nginx
+# logs (docs/report/rollout/), as HTML and as Chromium shows it (exit 1: a cause was found).
+INCIDENT := docs/report/rollout
+report-example: test-deps
+	$(BIN)/why5xx diagnose checkout -n shop --bundle $(INCIDENT)/shop.yaml \
+		--logs $(INCIDENT)/access.log $(INCIDENT)/error.log -o html > docs/report/incident.html; \
+		[ $$? -le 1 ]
+	$(BIN)/why5xx diagnose checkout -n shop --bundle $(INCIDENT)/shop.yaml \
+		--logs $(INCIDENT)/access.log $(INCIDENT)/error.log -o markdown > docs/report/incident.md; \
+		[ $$? -le 1 ]
+	cd tests && ../$(BIN)/python -m reports.screenshot ../docs/report/incident.html ../docs/report/incident.png
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -34,20 +34,9 @@ from playwright.sync_api import (
 )
 
 from reports.cases import HOSTILE, HOSTILE_LABEL, HOSTILE_SERVICE, ROOT, Example, examples
+from reports.chromium import launch
 from why5xx.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The flags of a quiet, reproducible headless run: no GPU, no QUIC, no first-run
-# pages, no background fetches (component updates, sync, safe-browsing lists).
-FLAGS = [
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(os.environ.get("WHY5XX_ARTIFACTS", ROOT / ".artifacts" / "browser"))
 DESKTOP = ViewportSize(width=1280, height=900)
 PHONE = ViewportSize(width=390, height=844)
@@ -56,14 +45,8 @@ EVENT_LANES = ("rollout", "pods", "probes")
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test-deps` installs Debian's chromium")
     with sync_playwright() as playwright:
-        # Playwright gives each launch a fresh --user-data-dir of its own; `chromium_sandbox`
-        # False is --no-sandbox (root in a container has no user namespace for it).
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), chromium_sandbox=False, args=FLAGS
-        )
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -389,5 +372,31 @@ def test_likely_report_ends_with_what_to_capture_next(
     capture = page.locator("section.capture-next code")
     assert capture.all_inner_texts() == opened.document["capture_next"]
     assert page.locator("section.capture-next button.copy:visible").count() == capture.count()
+    assert opened.requests == []
+    assert opened.console == []
+
+
+def test_the_readme_incident_draws_every_lane(
+    context: BrowserContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollout without preStop, with its ingress-nginx logs (`make report-example`):
+    all six lanes, the verdict's 5xx span shaded, the old pods' 5xx ringed."""
+    incident = ROOT / "docs" / "report" / "rollout"
+    args = ["diagnose", "checkout", "-n", "shop", "--bundle", str(incident / "shop.yaml")]
+    args += ["--logs", str(incident / "access.log"), str(incident / "error.log"), "-o", "html"]
+    opened = open_report(context, render(args, tmp_path / "incident.html", capsys))
+    page = opened.page
+    opened.shot("incident")
+    assert page.locator(".verdict-cause").inner_text() == "rollout-no-prestop"
+    lanes = page.locator("figure.timeline g.lane").evaluate_all("gs => gs.map(g => g.dataset.lane)")
+    assert lanes == ["rollout", "pods", "probes", "endpoints", "5xx-status", "5xx-upstream"]
+    assert page.locator("figure.timeline rect.window").count() == 1
+    ringed = page.locator("g.lane-5xx-upstream text.pod.ev").all_text_contents()
+    assert set(ringed) == {
+        "checkout-6f9c7d8b5d-x2m4q",
+        "checkout-6f9c7d8b5d-q9w4e",
+        "checkout-6f9c7d8b5d-h7j2p",
+    }
+    assert page.locator("g.lane-5xx-status rect.s502.ev").count() > 0
     assert opened.requests == []
     assert opened.console == []

@@ -83,7 +83,8 @@ def test_logs_add_5xx_per_status_and_upstream_pod_marked_as_evidence(tmp_path: P
     ]
     upstream = [s for s in timeline.series if s.lane is Lane.UPSTREAM]
     assert [(s.name, s.evidence) for s in upstream] == [("shop/checkout-6f9c7d8b5d-x2m4q", True)]
-    assert timeline.window == (at("2026-11-20T08:51:03"), at("2026-11-20T08:51:39"))
+    # From the first 502 to the end of the second of the last one.
+    assert timeline.window == (at("2026-11-20T08:51:03"), at("2026-11-20T08:51:40"))
     assert timeline.end >= at("2026-11-20T08:51:39")
 
 
@@ -118,3 +119,19 @@ def test_json_has_the_timeline_only_when_asked(capsys: pytest.CaptureFixture[str
         assert ("timeline" in document) is present
     assert document["timeline"]["now"] == "2026-11-20T08:51:04Z"
     assert {m["lane"] for m in document["timeline"]["moments"]} == {"rollout", "pods", "probes"}
+
+
+INCIDENT = Path(__file__).parents[1] / "docs" / "report" / "rollout"
+
+
+def test_a_rolling_update_keeps_the_ready_count_of_its_surge() -> None:
+    """The README's incident: maxSurge 1, maxUnavailable 0 over 3 replicas. The two
+    old pods gone from the snapshot count until their Killing event; the one still
+    terminating was ready until its Ready condition turned False."""
+    snap = load_bundle([str(INCIDENT / "shop.yaml")]).snapshot()
+    timeline = build(snap, diagnose(snap, Target.parse("checkout", "shop")))
+    ready = {s.name: [v for _, v in s.points] for s in timeline.series}
+    assert ready["ready"] == [3, 4, 3, 4, 3, 4, 3]
+    assert ready["not-ready"] == [1, 0, 1, 0, 1, 0]
+    assert ready["terminating"] == [0, 1]
+    assert timeline.start == at("2026-11-20T08:50:40")

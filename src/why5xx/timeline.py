@@ -17,13 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why5xx.kube import parse_time
+from why5xx.kube import labels_match, parse_time
 from why5xx.logmodel import LogSummary
 from why5xx.logmodel import Timeline as LogTimeline
 from why5xx.model import Lane, Moment, ObjectRef, Report, Series, Status, Timeline
 from why5xx.snapshot import Event, Obj, Snapshot, distinct
 from why5xx.sources.logs.cluster import target_services
-from why5xx.views.pods import condition, container_states
+from why5xx.views.pods import condition, container_states, pod_template_labels
 from why5xx.views.service import service_endpoints
 
 # Event reasons per lane; events of other reasons stay out of the picture.
@@ -233,11 +233,40 @@ def _pod_states(pod: Obj) -> list[tuple[datetime, str]]:
     ready = condition(pod, "Ready")
     since = parse_time((ready or {}).get("lastTransitionTime"))
     if ready is not None and since is not None and since >= created:
-        changes.append((since, "ready" if ready.get("status") == "True" else "not-ready"))
+        if ready.get("status") == "True":
+            changes.append((since, "ready"))
+        else:
+            # Not ready since `since`: if a container already ran before it, the pod
+            # was ready until then (the condition only records its last change).
+            ran = [s.started_at for s in container_states(pod) if s.started_at is not None]
+            if ran and min(ran) < since:
+                changes.append((min(ran), "ready"))
+            changes.append((since, "not-ready"))
     terminating = _terminating_since(pod)
     if terminating is not None:
         changes.append((terminating, "terminating"))
     return sorted(changes)
+
+
+def _gone_serving(snap: Snapshot, services: Sequence[Obj]) -> list[tuple[ObjectRef, datetime]]:
+    """Pods gone from the snapshot that served a Service (their ReplicaSet's
+    template matches its selector), and when the kubelet began to stop them."""
+    found: dict[ObjectRef, datetime] = {}
+    for service in services:
+        selector = service.spec.get("selector") or {}
+        if not selector:
+            continue
+        for obj in snap.list("Event", service.namespace):
+            event = Event.from_obj(obj)
+            pod = event.regarding
+            if event.reason != "Killing" or pod.kind != "Pod" or event.first is None:
+                continue
+            if snap.get("Pod", pod.namespace, pod.name) is not None:
+                continue
+            owner = snap.get("ReplicaSet", pod.namespace, pod.name.rpartition("-")[0])
+            if owner is not None and labels_match(selector, pod_template_labels(owner)):
+                found[pod] = min(found.get(pod, event.first), event.first)
+    return sorted(found.items(), key=lambda item: item[1])
 
 
 def _endpoint_series(snap: Snapshot, services: Sequence[Obj], pods: Sequence[Obj]) -> list[Series]:
@@ -246,6 +275,13 @@ def _endpoint_series(snap: Snapshot, services: Sequence[Obj], pods: Sequence[Obj
     changes: list[tuple[datetime, ObjectRef, str]] = [
         (time, pod.ref, state) for pod in pods for time, state in _pod_states(pod)
     ]
+    # A pod gone from the snapshot counts as ready from the start of what is known
+    # until the kubelet began to stop it (a Killing event), then not at all.
+    gone = _gone_serving(snap, services)
+    start = min([time for time, _, _ in changes] + [time for _, time in gone], default=None)
+    for ref, stopped in gone:
+        assert start is not None
+        changes += [(start, ref, "ready"), (stopped, ref, "gone")]
     state_of: dict[ObjectRef, str] = {}
     points: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
 
@@ -258,7 +294,10 @@ def _endpoint_series(snap: Snapshot, services: Sequence[Obj], pods: Sequence[Obj
                 line.append((time, counts[state]))
 
     for time, ref, state in sorted(changes, key=lambda c: c[0]):
-        state_of[ref] = state
+        if state == "gone":
+            state_of.pop(ref, None)
+        else:
+            state_of[ref] = state
         counted = list(state_of.values())
         record(time, {s: counted.count(s) for s in _ENDPOINT_STATES})
     published = [e for s in services if (e := service_endpoints(snap, s)) is not None]
@@ -328,7 +367,9 @@ def _verdict_window(report: Report, logs: LogSummary) -> tuple[datetime, datetim
         return None
     verdict = report.findings[0].cause
     cause = next((c for c in logs.causes if c.cause == verdict), None)
-    return (cause.first, cause.last) if cause is not None else None
+    if cause is None or logs.timeline is None:
+        return None
+    return cause.first, cause.last + timedelta(seconds=logs.timeline.bucket_seconds)
 
 
 def _frame(

@@ -246,7 +246,7 @@ def _endpoint_lane(
                 x2=None,
                 kind=f"ep-{s['name']}",
                 evidence=False,
-                title=f"{time:%H:%M:%S} UTC (snapshot): {value} {s['name']}",
+                title=f"{value} {s['name']} from {time:%H:%M:%S} UTC to the snapshot",
             )
         )
         lines.append(
