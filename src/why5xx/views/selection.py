@@ -5,11 +5,14 @@ of a selector mismatch. Labels controllers generate are never candidates."""
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from why5xx.snapshot import Obj, Snapshot
+from why5xx.model import ObjectRef
+from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
+from why5xx.views.pods import pod_template_labels
 
 # Labels the platform adds to every pod; a near miss on them means nothing.
 _GENERATED_LABELS = frozenset(
@@ -133,3 +136,74 @@ def _near_miss(
         pod for name in sorted(names) if (pod := snap.get("Pod", namespace, name)) is not None
     )
     return NearMiss(key=key, wanted=wanted, found=found, found_key=found_key, pods=pods)
+
+
+# Annotations deployment tools write on a Service naming the workloads it is
+# meant for: Rancher's `["deployment:NAMESPACE:NAME", ...]`.
+TARGET_WORKLOADS_ANNOTATION = "field.cattle.io/targetWorkloadIds"
+_RANCHER_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "replicaset": "ReplicaSet",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intended:
+    """A workload a Service was meant to select, and what says so."""
+
+    ref: ObjectRef
+    workload: Obj | None  # None when the input does not hold it
+    why: str  # "its annotation field.cattle.io/targetWorkloadIds names it"
+    field: str  # the Service's field that says so
+    value: str  # what that field holds
+
+
+def _annotated(service: Obj) -> list[tuple[ObjectRef, str, str]]:
+    raw = service.annotations.get(TARGET_WORKLOADS_ANNOTATION)
+    try:
+        ids = json.loads(str(raw)) if raw else []
+    except ValueError:
+        return []
+    found: list[tuple[ObjectRef, str, str]] = []
+    for item in ids if isinstance(ids, list) else ():
+        kind, _, rest = str(item).partition(":")
+        namespace, _, name = rest.partition(":")
+        if kind.lower() in _RANCHER_KINDS and name:
+            ref = ObjectRef(kind=_RANCHER_KINDS[kind.lower()], namespace=namespace, name=name)
+            found.append((ref, f"metadata.annotations[{TARGET_WORKLOADS_ANNOTATION}]", str(raw)))
+    return found
+
+
+def intended_workloads(snap: Snapshot, service: Obj) -> list[Intended]:
+    """The workloads the Service was meant to select, by intent rather than
+    by its selector: named by a deployment tool's annotation, or sharing the
+    Service's name or its app label's value. Owned ReplicaSets are left to
+    their Deployment."""
+    found: dict[ObjectRef, Intended] = {}
+    for ref, field, value in _annotated(service):
+        found[ref] = Intended(
+            ref=ref,
+            workload=snap.get(ref.kind, ref.namespace, ref.name),
+            why=f"its annotation {TARGET_WORKLOADS_ANNOTATION} names it",
+            field=field,
+            value=value,
+        )
+    app_keys = [k for k in _KEY_ALIASES[0] if service.labels.get(k)]
+    for kind in WORKLOAD_KINDS:
+        for workload in snap.list(kind, service.namespace):
+            if workload.ref in found or (kind == "ReplicaSet" and snap.owner(workload)):
+                continue
+            labels = pod_template_labels(workload)
+            if workload.name == service.name:
+                why, field, value = "it has the Service's name", "metadata.name", service.name
+            elif key := next((k for k in app_keys if labels.get(k) == service.labels[k]), None):
+                why = f"its pods and the Service are both labelled {key}={service.labels[key]}"
+                field, value = f"metadata.labels.{key}", service.labels[key]
+            else:
+                continue
+            found[workload.ref] = Intended(
+                ref=workload.ref, workload=workload, why=why, field=field, value=value
+            )
+    return list(found.values())

@@ -11,7 +11,7 @@ from why5xx.kube import selector_string
 from why5xx.model import Draft, Fix
 from why5xx.rules.base import rule
 from why5xx.snapshot import Snapshot
-from why5xx.views.selection import near_misses
+from why5xx.views.selection import intended_workloads, near_misses
 from why5xx.views.service import ServiceTarget, selected_workloads
 
 
@@ -34,6 +34,8 @@ def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
         return
     if near_misses(snap, target.namespace, target.selector):
         return
+    if any(i.workload is not None for i in intended_workloads(snap, target.service)):
+        return  # the workload it is meant for is there: selector-mismatch names it
     if selected_workloads(snap, target):
         return  # a workload exists: scaled-to-zero or pods-pending tell why it has no pods
     service = target.service

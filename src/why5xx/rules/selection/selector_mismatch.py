@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from why5xx import kubectl
 from why5xx.evidence import MAX_NAMED, fact, named
 from why5xx.kube import selector_string
-from why5xx.model import Draft, Fix
+from why5xx.model import Draft, Evidence, Fix, Severity
 from why5xx.rules.base import rule
 from why5xx.snapshot import Obj, Snapshot, distinct
-from why5xx.views.selection import NearMiss, near_misses
+from why5xx.views.pods import pod_template_labels
+from why5xx.views.selection import Intended, NearMiss, intended_workloads, near_misses
 from why5xx.views.service import ServiceTarget, selected_workloads
 
 
@@ -50,6 +51,100 @@ def _workload_fix(workload: Obj, miss: NearMiss) -> str:
     )
 
 
+def _intended(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
+    """The selector misses the workload the Service was meant for (by a
+    deployment tool's annotation, its name or its app label), however unlike
+    the values are; a workload only the annotation names, and the input
+    lacks, is a candidate to confirm."""
+    service = target.service
+    wanted = selector_string(target.selector)
+    for intended in intended_workloads(snap, service):
+        workload = intended.workload
+        intent = fact(service, intended.field, f"{intended.value} (meant for {intended.ref})")
+        if workload is None:
+            yield _unseen_draft(target, intended, intent)
+            continue
+        labels = pod_template_labels(workload)
+        differ = sorted(k for k, v in target.selector.items() if labels.get(k) != v)
+        own = (workload.spec.get("selector") or {}).get("matchLabels") or {}
+        if not differ or not own:
+            continue
+        yield Draft(
+            subject=service.ref,
+            title=(
+                f"Service {service.name} selects no pods: its selector {wanted} misses "
+                f"{workload.kind} {workload.name}, the workload it is meant for "
+                f"({intended.why}), whose pods carry {selector_string(labels)}"
+            ),
+            explanation=(
+                f"The selector {wanted} matches no pod in {target.namespace}, so the Service "
+                f"has no endpoints and proxies answer 503. {workload.kind} {workload.name} is "
+                f"the workload it fronts ({intended.why}), but its pods differ on "
+                f"{', '.join(differ)}."
+            ),
+            evidence=(
+                fact(service, "spec.selector", wanted, expected=selector_string(own)),
+                fact(workload, "spec.template.metadata.labels", selector_string(labels)),
+                intent,
+            ),
+            confirm=(
+                kubectl.get_pods(target.namespace, own),
+                kubectl.get_pods(target.namespace, target.selector),
+                kubectl.endpoint_slices(service),
+            ),
+            fix=Fix(
+                summary=(
+                    f"Point the selector at the labels {workload.kind} {workload.name} selects "
+                    "its own pods by, or relabel its pod template."
+                ),
+                patch=kubectl.json_patch(
+                    service,
+                    [{"op": "replace", "path": "/spec/selector", "value": dict(own)}],
+                ),
+            ),
+            confidence=0.8,
+        )
+
+
+_TEMPLATE_LABELS = "'{.spec.template.metadata.labels}'"
+
+
+def _unseen_draft(target: ServiceTarget, intended: Intended, intent: Evidence) -> Draft:
+    service = target.service
+    wanted = selector_string(target.selector)
+    ref = intended.ref
+    resource = f"{kubectl.RESOURCE.get(ref.kind, ref.kind.lower())}/{ref.name}"
+    return Draft(
+        subject=service.ref,
+        title=(
+            f"Service {service.name} selects no pod in the input ({wanted}); {intended.why}, "
+            f"but {ref} is not in the input: do its pods carry {wanted}?"
+        ),
+        explanation=(
+            f"The Service is meant for {ref} ({intended.why}). If that workload's pods lack "
+            f"{wanted}, the Service has no endpoints and proxies answer 503; the input holds "
+            "neither the workload nor pods that would show it."
+        ),
+        evidence=(
+            fact(service, "spec.selector", wanted, expected=f"labels of {ref}'s pods"),
+            intent,
+        ),
+        confirm=(
+            f"kubectl get {resource} -n {ref.namespace} -o jsonpath={_TEMPLATE_LABELS}",
+            kubectl.get_pods(target.namespace, target.selector),
+            f"kubectl get pods -n {target.namespace} --show-labels",
+        ),
+        fix=Fix(
+            summary=(
+                f"Label the pod template of {ref} with {wanted} (the tool that made the Service "
+                "expects it), or point the selector at its pods' labels."
+            ),
+        ),
+        confidence=0.4,
+        severity=Severity.WARNING,
+    )
+
+
 @rule(cause="selector-mismatch", inputs=("Service", "Pod"))
 def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The Service's selector misses its pods by one label.
@@ -58,7 +153,13 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     pods in the namespace match all of it but one key: a different value
     (`version: v2` against the pods' `version: v3`, `app: checkout` against
     `checkout-v2`), a missing label, or the same value under another key
-    (`app` against `app.kubernetes.io/name`).
+    (`app` against `app.kubernetes.io/name`). Also, however unlike the
+    values, a selector that misses the workload the Service is meant for:
+    the workload a deployment tool's annotation names (Rancher's
+    `field.cattle.io/targetWorkloadIds`), or the one with the Service's name
+    or its `app` label's value. When only the annotation names it and the
+    input lacks the workload, a warning with low confidence: a candidate to
+    confirm with the workload's pod labels.
 
     **Why it is a 5xx**: the endpoint controller publishes only the pods the
     selector matches. With none, the Service has no endpoints and every proxy
@@ -73,6 +174,7 @@ def selector_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
         return  # a workload the selector matches: scaled-to-zero or pods-pending tell why
     misses = near_misses(snap, target.namespace, target.selector)
     if not misses:
+        yield from _intended(snap, target)
         return
     best = misses[0]
     service = target.service
