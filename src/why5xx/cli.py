@@ -245,6 +245,35 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     lint_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     lint_cmd.set_defaults(run=_lint)
 
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the diagnosis to AI agents (Model Context Protocol), read-only",
+        description="Serve why5xx's tools (diagnose_service, diagnose_ingress, diagnose_all, "
+        "lint_manifests, summarize_proxy_logs, explain_cause, list_causes) over MCP: stdio by "
+        "default, streamable HTTP with --http. Tools read files under --root only.",
+    )
+    mcp.add_argument(
+        "--root",
+        action="append",
+        metavar="DIR",
+        help="a directory the tools may read bundles, logs and manifests from "
+        "(repeatable; default: the current directory)",
+    )
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="--http: address (default: 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="--http: port (default: 8765)")
+    mcp.add_argument(
+        "--deadline",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a tool call that takes longer is answered with an error (default: 60)",
+    )
+    mcp.add_argument(
+        "--kubeconfig", help="for tools given a context (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    mcp.set_defaults(run=_mcp, no_color=False)
+
     bench = commands.add_parser(
         "bench",
         help="score the diagnosis: on real incident threads, and on scenarios with known causes",
@@ -585,6 +614,29 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_INPUT
     threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
     return EXIT_FOUND if report.fails(threshold) else EXIT_OK
+
+
+def _mcp(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        from why5xx import mcp_server  # noqa: PLC0415 (the MCP SDK only for this command)
+    except ImportError as exc:
+        raise InputError(f"{exc}: install why5xx with `pip install 'why5xx[mcp]'`") from exc
+    if not args.deadline > 0:
+        raise InputError("--deadline needs a number of seconds above 0")
+    roots = [Path(r).resolve() for r in args.root or [os.getcwd()]]
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        raise InputError(f"--root {', '.join(missing)}: not a directory")
+    settings = mcp_server.Settings(
+        roots=tuple(roots), deadline=args.deadline, kubeconfig=args.kubeconfig
+    )
+    server = mcp_server.build_server(settings)
+    if args.http:
+        err.print(f"why5xx: MCP on http://{args.host}:{args.port}/mcp", markup=False)
+        server.run("streamable-http", host=args.host, port=args.port)
+    else:
+        server.run("stdio")
+    return EXIT_OK
 
 
 @contextmanager

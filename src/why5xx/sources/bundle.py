@@ -13,7 +13,7 @@ import gzip
 import json
 import sys
 import tarfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -109,7 +109,7 @@ def load_bundle(
     a placeholder name, with a warning; else it is an error (`lint`: such an
     object cannot be applied)."""
     reading = _Reading(lines=lines, unnamed=unnamed)
-    objects, errors = reading.objects, reading.errors
+    errors = reading.errors
     files: list[str] = []
     for path in paths:
         if path == STDIN:
@@ -136,10 +136,24 @@ def load_bundle(
                 errors.append(LoadError(source=str(file), message=exc.strerror or str(exc)))
                 continue
             _load_bytes(data, str(file), file.suffix.lower(), reading)
+    return _bundled(reading, files)
+
+
+def bundle_of(documents: Iterable[Any], *, source: str = "<objects>") -> Bundle:
+    """Objects already in memory (dicts, as `kubectl get -o json` prints them;
+    `List`s too), read as a bundle is: the API's `objects=` input."""
+    reading = _Reading(lines=False, unnamed=True)
+    for position, document in enumerate(documents):
+        _add_document(document, source, f"{source}[{position}]", reading)
+    return _bundled(reading, [source])
+
+
+def _bundled(reading: _Reading, files: Sequence[str]) -> Bundle:
+    objects = reading.objects
     manifests = [o for o in objects if CaptureManifest.is_manifest(o.raw)]
     return Bundle(
         objects=tuple(o for o in objects if not CaptureManifest.is_manifest(o.raw)),
-        errors=tuple(errors),
+        errors=tuple(reading.errors),
         files=tuple(files),
         manifest=CaptureManifest.from_raw(manifests[-1].raw) if manifests else None,
         warnings=tuple(reading.warnings),
