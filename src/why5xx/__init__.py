@@ -6,13 +6,9 @@ raises `Why5xxError`. They are imported on first use, so `why5xx --version`
 and the CLI's other commands do not pay for them.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("why5xx")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
+from why5xx.version import __version__
 
 if TYPE_CHECKING:
     from why5xx.api import Why5xxError, analyze_logs, diagnose, diagnose_all, lint

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from rich.console import Console, RenderableType
 from rich.progress import Progress
 
-from why5xx import __version__, docs
+from why5xx import docs
 from why5xx.benchmark import corpus, generate, real, score
 from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings
 from why5xx.lint import config as lint_config
@@ -35,6 +35,7 @@ from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
 from why5xx.sources import decode, logs
 from why5xx.sources.bundle import load_bundle
 from why5xx.sources.logs.reader import LogFormat
+from why5xx.version import __version__
 
 if TYPE_CHECKING:
     from why5xx.sources.kubeapi import ApiCall, KubeApi

@@ -22,8 +22,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
-from why5xx import __version__, api
+from why5xx import api
 from why5xx.model import Report
+from why5xx.version import __version__
 
 T = TypeVar("T")
 

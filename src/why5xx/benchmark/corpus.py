@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import why5xx
 from why5xx.benchmark.faults import FAULTS
 from why5xx.benchmark.generate import Plan, plan
 from why5xx.scenarios import HEALTHY, Scenario, scenario_sources
@@ -20,7 +19,7 @@ SEED = 2026
 PER_CAUSE = 5
 HEALTHY_PER_FAULT = 2
 # Where a source checkout keeps its scenarios (absent from an installed wheel).
-CHECKOUT = Path(why5xx.__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[3]
 DIRECTORIES = (CHECKOUT / "tests" / "scenarios", CHECKOUT / "examples")
 
 

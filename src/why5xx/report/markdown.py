@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from why5xx import __version__
 from why5xx.lint.model import LintReport
 from why5xx.model import Report
 from why5xx.report.lint_text import summary as lint_summary
 from why5xx.report.templating import markdown_env
+from why5xx.version import __version__
 
 
 def render_report(report: Report) -> str:

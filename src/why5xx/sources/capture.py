@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 
-from why5xx import __version__
 from why5xx.appservers import capturable_env
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
 from why5xx.sources.kubeapi import KubeApi
@@ -34,6 +33,7 @@ from why5xx.sources.manifest import (
     CaptureManifest,
     Redaction,
 )
+from why5xx.version import __version__
 
 REDACTED = "<redacted by why5xx capture>"
 NEVER_FETCHED = ("Secret",)

@@ -35,9 +35,9 @@ from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import User, UserExec
 from lightkube.core.exceptions import ConfigError
 
-from why5xx import __version__
 from why5xx.kube import parse_time
 from why5xx.sources import kubeyaml
+from why5xx.version import __version__
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
