@@ -89,11 +89,12 @@ def build_server(settings: Settings) -> MCPServer:
         return None if given is None else [confine.check(p) for p in given]
 
     def cluster(context: str | None) -> dict[str, Any]:
-        # An API call may take at most what is left of the call's deadline.
+        # The call's deadline answers first; an API call it abandoned gives up
+        # a second later, so no worker thread outlives its call for long.
         return {
             "context": context,
             "kubeconfig": settings.kubeconfig,
-            "request_timeout": min(10.0, settings.deadline),
+            "request_timeout": min(10.0, settings.deadline + 1.0),
         }
 
     async def within_deadline(work: Callable[[], T]) -> T:
