@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from why5xx.engine import Target, TargetNotFound, holdings
 from why5xx.engine import diagnose as _diagnose
 from why5xx.engine import diagnose_all as _diagnose_all
+from why5xx.errors import InputError
 from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
 from why5xx.sources import logs as log_sources
 from why5xx.sources.bundle import Bundle, bundle_of, load_bundle
@@ -49,9 +50,9 @@ __all__ = ["Why5xxError", "analyze_logs", "diagnose", "diagnose_all", "lint"]
 Warn = Callable[[str], None]
 
 
-class Why5xxError(Exception):
-    """Input that cannot be used (a missing file, an unknown target, a cluster
-    that refuses access): the message is one line that says what to do."""
+# Input that cannot be used (a missing file, an unknown target, a cluster that
+# refuses access): the message is one line that says what to do.
+Why5xxError = InputError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,8 +125,8 @@ def analyze_logs(
     state (`bundle` or `objects`), the pods behind the upstreams."""
     snap = None
     if bundle is not None or objects is not None:
-        snap = _offline(bundle, objects, DEFAULT_NAMESPACE, warn)
-    summary = log_sources.summarize_logs(files, fmt=_log_format(log_format), snapshot=snap)
+        snap = load_snapshot(bundle, objects, DEFAULT_NAMESPACE, warn)
+    summary = log_sources.summarize_logs(files, fmt=parse_log_format(log_format), snapshot=snap)
     _report_log_problems(summary, warn)
     if all(f.format == log_sources.UNKNOWN or (f.error and not f.lines) for f in summary.files):
         raise Why5xxError(f"no usable log in {', '.join(files)}")
@@ -181,7 +182,7 @@ def _snapshot(
         raise Why5xxError("give one source of cluster state: bundle or objects, not both")
     if bundle is not None or objects is not None:
         namespace = namespace or DEFAULT_NAMESPACE
-        return _offline(bundle, objects, namespace, warn), namespace
+        return load_snapshot(bundle, objects, namespace, warn), namespace
     from why5xx.sources import live  # noqa: PLC0415 (lightkube only for live reads)
 
     with connect(cluster) as api:
@@ -196,12 +197,14 @@ def _snapshot(
     return read.snapshot, namespace
 
 
-def _offline(
+def load_snapshot(
     bundle: Sequence[str] | None,
     objects: Iterable[Mapping[str, Any]] | None,
     namespace: str,
     warn: Warn | None,
 ) -> Snapshot:
+    """The snapshot of a bundle or of objects in memory; objects that name no
+    namespace go to `namespace`. (Used by the CLI; not part of the stable API.)"""
     read: Bundle = load_bundle(bundle) if bundle is not None else bundle_of(objects or ())
     _warn_all((str(e) for e in (*read.errors, *read.warnings)), warn)
     if not read.objects:
@@ -236,7 +239,7 @@ def _target_logs(
     """The logs' 5xx for the target's Services; None when no file could be read
     (the diagnosis then rests on the cluster state alone, and `warn` says so)."""
     services = log_sources.target_services(snap, target.kind, target.namespace, target.name)
-    summary = log_sources.summarize_for(paths, snap, services, fmt=_log_format(log_format))
+    summary = log_sources.summarize_for(paths, snap, services, fmt=parse_log_format(log_format))
     _report_log_problems(summary, warn)
     if all(f.format == log_sources.UNKNOWN or (f.error and not f.lines) for f in summary.files):
         _warn_all([f"no usable log in {', '.join(paths)}: diagnosed without logs"], warn)
@@ -244,7 +247,8 @@ def _target_logs(
     return summary
 
 
-def _log_format(name: str | None) -> LogFormat | None:
+def parse_log_format(name: str | None) -> LogFormat | None:
+    """The log format named by `--log-format`/`--format` (None: detect it)."""
     try:
         return log_sources.format_named(name) if name else None
     except ValueError as exc:

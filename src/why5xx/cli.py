@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, NoReturn
 from rich.console import Console, RenderableType
 from rich.progress import Progress
 
-from why5xx import docs
+from why5xx import api, docs
 from why5xx.benchmark import corpus, generate, real, score
 from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings
+from why5xx.errors import InputError
 from why5xx.lint import config as lint_config
 from why5xx.lint import docs as lint_docs
 from why5xx.lint.checks import CHECKS
@@ -33,8 +34,6 @@ from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_js
 from why5xx.report import text as text_report
 from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
 from why5xx.sources import decode, logs
-from why5xx.sources.bundle import load_bundle
-from why5xx.sources.logs.reader import LogFormat
 from why5xx.version import __version__
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 # What `why5xx bench` scores: the incident threads, the scenarios, or both.
 CORPUS_ALL, CORPUS_REAL, CORPUS_SELF = "all", "real", "self"
-
-
-class InputError(Exception):
-    """Bad usage or unusable input: one line for the user, exit 2."""
 
 
 def _cluster_flags() -> argparse.ArgumentParser:
@@ -324,12 +319,12 @@ def _console(stream: object, no_color: bool) -> Console:
 
 def _load_snapshot(paths: Sequence[str], errors: Console, namespace: str) -> Snapshot:
     """The bundle's snapshot; objects that name no namespace go to `namespace`."""
-    bundle = load_bundle(paths)
-    for error in (*bundle.errors, *bundle.warnings):
-        errors.print(f"why5xx: {error}", markup=False)
-    if not bundle.objects:
-        raise InputError(f"nothing usable in {', '.join(paths)}")
-    return bundle.snapshot(namespace)
+    return api.load_snapshot(paths, None, namespace, warn=_warner(errors))
+
+
+def _warner(errors: Console) -> Callable[[str], None]:
+    """What could not be read, as `why5xx: ...` lines on stderr."""
+    return lambda message: errors.print(f"why5xx: {message}", markup=False)
 
 
 def _exit_code(reports: Sequence[Report]) -> int:
@@ -426,23 +421,13 @@ def _print(out: Console, rendered: RenderableType | str) -> None:
     out.print(rendered, markup=False, highlight=False, emoji=False, end=end)
 
 
-@contextmanager
-def _cluster(args: argparse.Namespace) -> Iterator[KubeApi]:
+def _cluster(args: argparse.Namespace) -> AbstractContextManager[KubeApi]:
     """A connection to the cluster of `--context`/`--kubeconfig`; what makes
     the cluster unusable becomes one line and exit 2."""
-    # Imported here: lightkube costs every offline run ~0.1 s otherwise.
-    from why5xx.sources.kubeapi import ClusterError, KubeApi, load_config  # noqa: PLC0415
-
-    try:
-        api = KubeApi(load_config(args.kubeconfig, args.context), timeout=args.request_timeout)
-    except ClusterError as exc:
-        raise InputError(str(exc)) from exc
-    try:
-        yield api
-    except ClusterError as exc:
-        raise InputError(str(exc)) from exc
-    finally:
-        api.close()
+    cluster = api.Cluster(
+        context=args.context, kubeconfig=args.kubeconfig, request_timeout=args.request_timeout
+    )
+    return api.connect(cluster)
 
 
 def _print_calls(calls: Sequence[ApiCall], seconds: float, err: Console) -> None:
@@ -511,13 +496,6 @@ def _explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _log_format(name: str | None) -> LogFormat | None:
-    try:
-        return logs.format_named(name) if name else None
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
-
-
 def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> bool:
     """Say which logs could not be (fully) read, or held nothing known;
     whether any could."""
@@ -531,7 +509,7 @@ def _log_evidence(
     args: argparse.Namespace, snap: Snapshot, target: Target, err: Console
 ) -> LogSummary:
     services = logs.target_services(snap, target.kind, target.namespace, target.name)
-    fmt = _log_format(args.log_format)
+    fmt = api.parse_log_format(args.log_format)
     summary = logs.summarize_for(args.logs, snap, services, fmt=fmt)
     if not _check_logs(summary, args.logs, err):
         # The logs add nothing, the cluster state is still worth diagnosing.
@@ -543,7 +521,7 @@ def _log_evidence(
 
 
 def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
-    fmt = _log_format(args.format)
+    fmt = api.parse_log_format(args.format)
     snap = _load_snapshot(args.bundle, err, DEFAULT_NAMESPACE) if args.bundle else None
     summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
     if not _check_logs(summary, args.files, err):

@@ -106,6 +106,21 @@ def build_server(settings: Settings) -> MCPServer:
         except api.Why5xxError as exc:
             raise ToolError(str(exc)) from exc
 
+    async def diagnose(
+        target: str,
+        namespace: str | None,
+        bundle: list[str] | None,
+        context: str | None,
+        logs: list[str] | None,
+    ) -> CallToolResult:
+        bundle_paths, log_paths = readable(bundle), readable(logs) or []
+        report = await within_deadline(
+            lambda: api.diagnose(
+                target, namespace=namespace, bundle=bundle_paths, logs=log_paths, **cluster(context)
+            )
+        )
+        return _result(report.to_json(), _summary(report))
+
     @server.tool(annotations=READ_ONLY, structured_output=False)
     async def diagnose_service(
         name: str,
@@ -117,17 +132,7 @@ def build_server(settings: Settings) -> MCPServer:
         """Why a Service answers 502/503/504: the cause, its evidence, confirm commands and
         the fix. State from `bundle` (paths of `kubectl get -o yaml|json` output) or a
         kubeconfig `context` (live, read-only); `logs`: proxy log files."""
-        bundle_paths, log_paths = readable(bundle), readable(logs) or []
-        report = await within_deadline(
-            lambda: api.diagnose(
-                f"service/{name}",
-                namespace=namespace,
-                bundle=bundle_paths,
-                logs=log_paths,
-                **cluster(context),
-            )
-        )
-        return _result(report.to_json(), _summary(report))
+        return await diagnose(f"service/{name}", namespace, bundle, context, logs)
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     async def diagnose_ingress(
@@ -138,17 +143,7 @@ def build_server(settings: Settings) -> MCPServer:
         logs: list[str] | None = None,
     ) -> CallToolResult:
         """Why an Ingress answers 5xx: the Ingress itself, then every Service it sends to."""
-        bundle_paths, log_paths = readable(bundle), readable(logs) or []
-        report = await within_deadline(
-            lambda: api.diagnose(
-                f"ingress/{name}",
-                namespace=namespace,
-                bundle=bundle_paths,
-                logs=log_paths,
-                **cluster(context),
-            )
-        )
-        return _result(report.to_json(), _summary(report))
+        return await diagnose(f"ingress/{name}", namespace, bundle, context, logs)
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     async def diagnose_all(
