@@ -20,11 +20,11 @@ from typing import Any
 import markupsafe
 import orjson
 
-from why5xx import __version__
 from why5xx.logmodel import LogSummary
 from why5xx.model import Report
 from why5xx.report.svg import layout
 from why5xx.report.templating import html_env
+from why5xx.version import __version__
 
 # Copy buttons (shown only when this runs), and every <details> opened for print.
 _SCRIPT = """(function () {
