@@ -128,7 +128,7 @@ def analyze_logs(
         snap = load_snapshot(bundle, objects, DEFAULT_NAMESPACE, warn)
     summary = log_sources.summarize_logs(files, fmt=parse_log_format(log_format), snapshot=snap)
     _report_log_problems(summary, warn)
-    if all(f.format == log_sources.UNKNOWN or (f.error and not f.lines) for f in summary.files):
+    if not any(f.usable for f in summary.files):
         raise Why5xxError(f"no usable log in {', '.join(files)}")
     return summary
 
@@ -241,7 +241,7 @@ def _target_logs(
     services = log_sources.target_services(snap, target.kind, target.namespace, target.name)
     summary = log_sources.summarize_for(paths, snap, services, fmt=parse_log_format(log_format))
     _report_log_problems(summary, warn)
-    if all(f.format == log_sources.UNKNOWN or (f.error and not f.lines) for f in summary.files):
+    if not any(f.usable for f in summary.files):
         _warn_all([f"no usable log in {', '.join(paths)}: diagnosed without logs"], warn)
         return None
     return summary
