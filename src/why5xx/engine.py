@@ -17,6 +17,7 @@ from why5xx.kubectl import get_pods
 from why5xx.logmodel import LogSummary
 from why5xx.model import (
     STATUS_ORDER,
+    Crashed,
     Draft,
     Evidence,
     Finding,
@@ -123,7 +124,7 @@ def _settle(snap: Snapshot, report: Report, *, has_logs: bool = False) -> Report
 
 def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Report:
     target = ServiceTarget.build(snap, service)
-    findings, skipped = _run(snap, target, service.ref, rules, Scope.SERVICE)
+    findings, skipped, crashed = _run(snap, target, service.ref, rules, Scope.SERVICE)
     healthy = _healthy_evidence(target)
     return Report(
         target=service.ref,
@@ -131,6 +132,7 @@ def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Re
         findings=_rank(findings),
         healthy_evidence=healthy,
         skipped=skipped,
+        crashed=crashed,
     )
 
 
@@ -209,10 +211,12 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
     report = _diagnose_service(snap, service, rules)
     findings = list(report.findings)
     skipped = list(report.skipped)
+    crashed = list(report.crashed)
     for route in routes:
-        found, route_skipped = _run(snap, route, route.ref, rules, Scope.ROUTE)
+        found, route_skipped, route_crashed = _run(snap, route, route.ref, rules, Scope.ROUTE)
         findings += found
         skipped += [s for s in route_skipped if s not in skipped]
+        crashed += route_crashed
     seen = ", ".join(str(o.ref) for o in distinct([*routes, *meshed, *related, *endpoints])[:6])
     note = f"Service {namespace}/{name} was not in the input: diagnosed what relates to it ({seen})"
     own = _status_of(findings)
@@ -220,6 +224,7 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
         report,
         findings=_rank(findings),
         skipped=tuple(skipped),
+        crashed=tuple(crashed),
         status=own or (report.status if report.status is Status.FAILING else Status.UNKNOWN),
         notes=(note,),
     )
@@ -255,9 +260,10 @@ def _implied_service(
 
 def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report:
     """An Ingress or HTTPRoute: its own rules, then each Service it routes to."""
-    findings, skipped = _run(snap, route, route.ref, rules, Scope.ROUTE)
+    findings, skipped, crashed = _run(snap, route, route.ref, rules, Scope.ROUTE)
     all_findings = list(findings)
     all_skipped = list(skipped)
+    all_crashed = list(crashed)
     healthy: list[Evidence] = []
     backends = [snap.get("Service", ns, name) for ns, name in routed_services(route)]
     reports = [_diagnose_service(snap, svc, rules) for svc in backends if svc is not None]
@@ -265,6 +271,7 @@ def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report
         all_findings.extend(report.findings)
         healthy.extend(report.healthy_evidence)
         all_skipped.extend(s for s in report.skipped if s not in all_skipped)
+        all_crashed.extend(report.crashed)
     statuses = [r.status for r in reports]
     own = _status_of(findings)
     if own is Status.FAILING or not reports:
@@ -277,6 +284,7 @@ def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report
         findings=_rank(tuple(all_findings)),
         healthy_evidence=tuple(healthy),
         skipped=tuple(all_skipped),
+        crashed=tuple(all_crashed),
     )
 
 
@@ -286,9 +294,10 @@ def _run(
     ref: ObjectRef,
     rules: Sequence[Rule],
     scope: Scope,
-) -> tuple[tuple[Finding, ...], tuple[Skipped, ...]]:
+) -> tuple[tuple[Finding, ...], tuple[Skipped, ...], tuple[Crashed, ...]]:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
+    crashed: list[Crashed] = []
     for rule in rules:
         if rule.scope is not scope or ref.kind not in rule.subjects:
             continue
@@ -304,14 +313,12 @@ def _run(
         try:
             drafts = list(rule.check(snap, subject))  # type: ignore[arg-type]
         except Exception as exc:  # a broken rule is reported, the run goes on
-            skipped.append(
-                Skipped(
-                    rule=rule.cause, reason=f"rule crashed on {ref}: {type(exc).__name__}: {exc}"
-                )
+            crashed.append(
+                Crashed(rule=rule.cause, target=ref, error=f"{type(exc).__name__}: {exc}")
             )
             continue
         findings.extend(_from_templates(snap, _stamp(rule, draft)) for draft in drafts)
-    return tuple(findings), tuple(skipped)
+    return tuple(findings), tuple(skipped), tuple(crashed)
 
 
 def _from_templates(snap: Snapshot, finding: Finding) -> Finding:

@@ -161,7 +161,7 @@ class Finding:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Skipped:
-    """A rule the engine did not run, and why (missing input, or a crash)."""
+    """A rule the engine did not run, and why (an input it needs is missing)."""
 
     rule: str
     reason: str
@@ -267,6 +267,19 @@ class Timeline:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Crashed:
+    """A rule that raised on a target: a bug of why5xx, reported while the
+    other rules still ran. Its cause is neither found nor ruled out."""
+
+    rule: str
+    target: ObjectRef
+    error: str  # "KeyError: 'spec'"
+
+    def to_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "target": str(self.target), "error": self.error}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """The diagnosis of one target."""
 
@@ -283,6 +296,7 @@ class Report:
     notes: tuple[str, ...] = ()
     # Built on request (`why5xx.timeline.attach`): the shared reports draw it.
     timeline: Timeline | None = None
+    crashed: tuple[Crashed, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -308,4 +322,6 @@ class Report:
             out["capture_next"] = list(self.capture_next)
         if self.timeline is not None:
             out["timeline"] = self.timeline.to_json()
+        if self.crashed:
+            out["crashed"] = [c.to_json() for c in self.crashed]
         return out

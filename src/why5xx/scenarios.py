@@ -242,9 +242,7 @@ class Judgement:
 
 def judge(scenario: Scenario, report: Report) -> Judgement:
     truth = scenario.truth
-    problems = [
-        f"rule {s.rule} crashed: {s.reason}" for s in report.skipped if "crashed" in s.reason
-    ]
+    problems = [f"rule {c.rule} crashed on {c.target}: {c.error}" for c in report.crashed]
     found = [f"{f.severity.value} {f.cause}: {f.title}" for f in report.findings]
     if truth.status is not None and report.status.value != truth.status:
         problems.append(f"status {report.status.value}, expected {truth.status}; found {found}")

@@ -121,6 +121,10 @@ def render_report(report: Report, *, verbose: bool = False) -> RenderableType:
         parts.append(Text(""))
         parts.append(Text("Capture next (read-only) to confirm or decide:", style="bold"))
         parts += [Text(f"    $ {command}", style="green") for command in report.capture_next]
+    if report.crashed:
+        parts.append(Text(""))
+        parts.append(Text("  Crashed (a bug of why5xx: please report it)", style="bold red"))
+        parts += [Text(f"    {c.rule} on {c.target}: {c.error}") for c in report.crashed]
     return Group(*parts)
 
 
