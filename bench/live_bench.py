@@ -27,7 +27,7 @@ from pathlib import Path
 
 import orjson
 
-from why5xx.engine import Target, diagnose, diagnose_all
+from why5xx.engine import Target, diagnose, diagnose_all, read_plan
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.sources.live import read_namespace, read_target
 
@@ -86,7 +86,7 @@ def one_service(kubeconfig: Path) -> Result:
         started = time.perf_counter()
         api = KubeApi(load_config(str(kubeconfig)))
         try:
-            read = read_target(api, target)
+            read = read_target(api, target.ref, read_plan())
         finally:
             api.close()
         report = diagnose(read.snapshot, target)
@@ -121,7 +121,7 @@ def whole_namespace(kubeconfig: Path) -> Result:
     started = time.perf_counter()
     api = KubeApi(load_config(str(kubeconfig)))
     try:
-        read = read_namespace(api, NAMESPACE, required="Service")
+        read = read_namespace(api, NAMESPACE, required="Service", plan=read_plan())
     finally:
         api.close()
     listed = time.perf_counter()

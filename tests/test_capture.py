@@ -17,7 +17,7 @@ from fakeapi import Deny
 from fakeapi.fixtures import FakeCluster, StartCluster
 from test_live_scenarios import SCENARIOS, normalised
 from why5xx.cli import main
-from why5xx.engine import Target, diagnose
+from why5xx.engine import Target, diagnose, read_plan
 from why5xx.scenarios import Scenario, read_bundle
 from why5xx.sources.bundle import load_bundle
 from why5xx.sources.capture import LAST_APPLIED, REDACTED, redact
@@ -60,7 +60,7 @@ def test_capture_then_diagnose_gives_the_live_report(
     cluster = fake_cluster([Path(p) for p in scenario.bundle])
     api = KubeApi(load_config(str(cluster.kubeconfig)))
     try:
-        live = diagnose(read_target(api, target).snapshot, target).to_json()
+        live = diagnose(read_target(api, target.ref, read_plan()).snapshot, target).to_json()
     finally:
         api.close()
     # A route to Services of other namespaces is captured with them all (-A).

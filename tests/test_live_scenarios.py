@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from fakeapi.fixtures import CONTEXT, StartCluster
-from why5xx.engine import Target
+from why5xx.engine import Target, read_plan
 from why5xx.scenarios import Scenario, all_scenarios, diagnose_scenario, read_bundle
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.sources.live import read_target
@@ -50,7 +50,7 @@ def test_live_report_equals_bundle_report(scenario: Scenario, fake_cluster: Star
     cluster = fake_cluster([Path(p) for p in scenario.bundle], served="recorded")
     api = KubeApi(load_config(str(cluster.kubeconfig)))
     try:
-        read = read_target(api, target)
+        read = read_target(api, target.ref, read_plan())
     finally:
         api.close()
     live = diagnose_scenario(scenario, read.snapshot).to_json()

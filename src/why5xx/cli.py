@@ -17,7 +17,7 @@ from rich.progress import Progress
 
 from why5xx import api, docs
 from why5xx.benchmark import corpus, generate, real, score
-from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings
+from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings, read_plan
 from why5xx.errors import InputError
 from why5xx.lint import config as lint_config
 from why5xx.lint import docs as lint_docs
@@ -443,13 +443,13 @@ def _live_snapshot(args: argparse.Namespace, err: Console) -> tuple[Snapshot, st
         namespace = args.namespace or api.namespace
         if args.all:
             scope = None if args.all_namespaces else namespace
-            read = live.read_namespace(api, scope, required="Service")
+            read = live.read_namespace(api, scope, plan=read_plan(), required="Service")
         else:
             try:
                 target = Target.parse(args.target, namespace)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
-            read = live.read_target(api, target)
+            read = live.read_target(api, target.ref, read_plan())
     if args.verbose:
         _print_calls(read.calls, read.seconds, err)
     return read.snapshot, namespace
@@ -463,7 +463,7 @@ def _capture(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise InputError(f"{target} exists: name a new directory or .tar.gz file")
     with _cluster(args) as api:
         namespace = None if args.all_namespaces else args.namespace or api.namespace
-        result = capture.capture(api, namespace)
+        result = capture.capture(api, namespace, read_plan())
         calls = api.calls
     if args.verbose:
         _print_calls(calls, sum(c.seconds for c in calls), err)
@@ -546,7 +546,7 @@ def _lint_input(args: argparse.Namespace, err: Console) -> tuple[Input, str]:
         return read_files(args.paths), args.namespace or "default"
     with _cluster(args) as api:
         namespace = args.namespace or api.namespace
-        read = read_live(api, None if args.all_namespaces else namespace)
+        read = read_live(api, None if args.all_namespaces else namespace, read_plan())
     if args.verbose:
         _print_calls(read.calls, sum(c.seconds for c in read.calls), err)
     return read, namespace

@@ -31,6 +31,7 @@ from why5xx.model import (
 from why5xx.rules import RULES
 from why5xx.rules.base import Rule, Scope
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot, distinct
+from why5xx.sources.kinds import ReadPlan
 from why5xx.views.frontend import virtual_service_routes
 from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import ROUTE_KINDS, routed_services
@@ -71,6 +72,17 @@ class Target:
     @property
     def ref(self) -> ObjectRef:
         return ObjectRef(kind=self.kind, namespace=self.namespace, name=self.name)
+
+
+def read_plan(rules: Sequence[Rule] = RULES) -> ReadPlan:
+    """What a source must read for these rules to see what they declare:
+    handed to the live source, which knows nothing of rules."""
+    service = frozenset(
+        kind for rule in rules if rule.scope is Scope.SERVICE for kind in rule.kinds
+    )
+    return ReadPlan(
+        service=service, route=service | {kind for rule in rules for kind in rule.kinds}
+    )
 
 
 def diagnose(

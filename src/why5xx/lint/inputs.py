@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from why5xx.snapshot import Obj
 from why5xx.sources.bundle import LoadError, load_bundle
+from why5xx.sources.kinds import ReadPlan
 
 if TYPE_CHECKING:
     from why5xx.sources.kubeapi import ApiCall, KubeApi
@@ -57,11 +58,12 @@ def read_files(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Input:
     )
 
 
-def read_live(api: KubeApi, namespace: str | None) -> Input:
-    """Every object lint reads in a namespace (None: all) of the cluster."""
+def read_live(api: KubeApi, namespace: str | None, plan: ReadPlan) -> Input:
+    """Every object lint reads in a namespace (None: all) of the cluster,
+    with what the diagnosis rules lint runs read (`plan`)."""
     from why5xx.sources import live  # noqa: PLC0415 (lightkube only for --live)
 
-    read = live.read_namespace(api, namespace, LIVE_KINDS)
+    read = live.read_namespace(api, namespace, LIVE_KINDS, plan=plan)
     notes = tuple(
         f"linted without {kind} objects: {reason}" for kind, reason in read.unavailable.items()
     )

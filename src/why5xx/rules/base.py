@@ -27,6 +27,21 @@ class Scope(StrEnum):
     ROUTE = "route"
 
 
+# What a Service rule may read without declaring it: the Service and the
+# parts every source reads with it (its pods, endpoints, the workloads that own
+# the pods, their events). Anything else a rule reads is in `inputs` or `reads`.
+SERVICE_PARTS = (
+    "Service",
+    "Pod",
+    "EndpointSlice",
+    "Endpoints",
+    "Event",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+)
+
 ServiceCheck = Callable[[Snapshot, ServiceTarget], Iterable[Draft]]
 IngressCheck = Callable[[Snapshot, Obj], Iterable[Draft]]  # any of ROUTE_KINDS
 Check = ServiceCheck | IngressCheck
@@ -38,7 +53,8 @@ class Rule:
     cause: str
     severity: Severity
     scope: Scope
-    inputs: tuple[str, ...]  # kinds the rule reads; missing ones skip it
+    inputs: tuple[str, ...]  # kinds the rule needs: when one is missing, it is skipped
+    reads: tuple[str, ...]  # kinds it also reads when the input holds them
     check: Check
     doc: str
 
@@ -59,6 +75,12 @@ class Rule:
         return tuple(kind for kind in self.inputs if kind in ROUTE_KINDS)
 
     @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every kind the rule may read: what a source must fetch for it."""
+        parts = SERVICE_PARTS if self.scope is Scope.SERVICE else ()
+        return tuple(dict.fromkeys([*self.inputs, *self.reads, *parts]))
+
+    @property
     def needs(self) -> tuple[str, ...]:
         """The input kinds the snapshot must hold for the rule to run (its
         subject is there: it is what is being diagnosed)."""
@@ -71,11 +93,16 @@ def rule(
     *,
     cause: str,
     inputs: tuple[str, ...],
+    reads: tuple[str, ...] = (),
     severity: Severity = Severity.CRITICAL,
     scope: Scope = Scope.SERVICE,
 ) -> Callable[[C], Rule]:
-    """Declare a rule: `@rule(cause=..., inputs=("Service", "Pod"))` over a
-    generator function that yields `Draft`s."""
+    """Declare a rule: `@rule(cause=..., inputs=("Service", "Pod"),
+    reads=("ConfigMap",))` over a generator function that yields `Draft`s.
+    `inputs` are the kinds it needs (the engine skips it, and says why, when
+    one is missing), `reads` the kinds it uses when present; a Service rule
+    reads `SERVICE_PARTS` without declaring them. A test runs every scenario
+    through a snapshot that records what each rule asks for."""
     if cause not in BY_ID:
         raise ValueError(f"unknown cause id {cause!r}: add it to why5xx.causes first")
 
@@ -84,7 +111,13 @@ def rule(
         if not doc:
             raise ValueError(f"rule {cause} ({check.__name__}) has no docstring")
         return Rule(
-            cause=cause, severity=severity, scope=scope, inputs=inputs, check=check, doc=doc
+            cause=cause,
+            severity=severity,
+            scope=scope,
+            inputs=inputs,
+            reads=reads,
+            check=check,
+            doc=doc,
         )
 
     return wrap

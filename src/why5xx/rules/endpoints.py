@@ -346,7 +346,9 @@ def _overdue_note(overdue: list[Leaving]) -> str:
     return f"{len(overdue)} pod(s) are past their deletion deadline: {why}."
 
 
-@rule(cause="endpoints-terminating", inputs=("Service", "Pod"))
+@rule(
+    cause="endpoints-terminating", inputs=("Service", "Pod"), reads=("Node", "PodDisruptionBudget")
+)
 def endpoints_terminating(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """Every endpoint of the Service is terminating and none is ready.
 

@@ -97,7 +97,9 @@ def _served_ports(service: Obj) -> set[int]:
     return served
 
 
-@rule(cause="external-name-dns", inputs=("Service",))
+@rule(
+    cause="external-name-dns", inputs=("Service",), reads=("ConfigMap", "Ingress", "IngressClass")
+)
 def external_name_dns(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """An ExternalName Service names a host that cannot serve its traffic.
 

@@ -206,7 +206,12 @@ def _same_parent(ref: Mapping[str, Any], namespace: str, name: str, section: Any
     )
 
 
-@rule(cause="route-not-attached", inputs=("HTTPRoute", "Gateway"), scope=Scope.ROUTE)
+@rule(
+    cause="route-not-attached",
+    inputs=("HTTPRoute", "Gateway"),
+    reads=("GatewayClass",),
+    scope=Scope.ROUTE,
+)
 def route_not_attached(snap: Snapshot, route: Obj) -> Iterator[Draft]:
     """The HTTPRoute is not attached to a Gateway that serves it.
 

@@ -44,7 +44,12 @@ def size_bytes(text: str) -> int | None:
     return int(found[1]) * _UNITS[found[2].lower()] if found else None
 
 
-@rule(cause="upstream-header-too-big", inputs=("Service", "Ingress"), severity=Severity.WARNING)
+@rule(
+    cause="upstream-header-too-big",
+    inputs=("Service", "Ingress"),
+    reads=("ConfigMap", "IngressClass"),
+    severity=Severity.WARNING,
+)
 def upstream_header_too_big(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """ingress-nginx's proxy-buffer-size is too small for the headers the backend sends.
 

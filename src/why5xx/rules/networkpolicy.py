@@ -386,7 +386,11 @@ def _draft(
     )
 
 
-@rule(cause="network-policy-block", inputs=("Service", "Pod", "NetworkPolicy"))
+@rule(
+    cause="network-policy-block",
+    inputs=("Service", "Pod", "NetworkPolicy"),
+    reads=("ConfigMap", "Ingress", "IngressClass", "Namespace"),
+)
 def network_policy_block(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """A NetworkPolicy drops the ingress controller's traffic to the Service's pods.
 

@@ -307,7 +307,12 @@ def _fix(workload: Obj, problems: Sequence[RolloutProblem], native: bool) -> Fix
     )
 
 
-@rule(cause="rollout-no-prestop", inputs=("Service", "Pod"), severity=Severity.WARNING)
+@rule(
+    cause="rollout-no-prestop",
+    inputs=("Service", "Pod"),
+    reads=("Node",),
+    severity=Severity.WARNING,
+)
 def rollout_no_prestop(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """Pods behind the Service stop serving before the proxies stop sending them traffic.
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from why5xx.appservers import capturable_env
-from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS
+from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, ReadPlan
 from why5xx.sources.kubeapi import KubeApi
 from why5xx.sources.live import LiveRead, read_namespace
 from why5xx.sources.manifest import (
@@ -172,10 +172,11 @@ def _file_name(kind: str) -> str:
     return f"{KINDS[kind].plural}.json" if kind in KINDS else f"{kind.lower()}.json"
 
 
-def capture(api: KubeApi, namespace: str | None) -> Capture:
-    """Read the namespace (None: every namespace) and turn it into bundle
-    files: one `List` per kind, redacted, and the manifest."""
-    read = read_namespace(api, namespace, NAMESPACE_KINDS)
+def capture(api: KubeApi, namespace: str | None, plan: ReadPlan) -> Capture:
+    """Read the namespace (None: every namespace) and what the rules read
+    (`plan`) and turn it into bundle files: one `List` per kind, redacted,
+    and the manifest."""
+    read = read_namespace(api, namespace, NAMESPACE_KINDS, plan=plan)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     redactions: list[Redaction] = []
     for obj in sorted(read.objects, key=lambda o: (o.kind, o.namespace, o.name)):

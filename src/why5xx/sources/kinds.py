@@ -1,8 +1,8 @@
 """The kinds why5xx reads from a cluster, and where the API serves them.
 
-Adding a kind a rule reads (in its `inputs` or through a snapshot lookup)
-means one line here; `tests/test_live.py` fails while a declared input has
-none.
+Adding a kind a rule reads (its `inputs` or `reads`) means one line here and
+a grant in docs/rbac.md; `tests/test_live.py` and `tests/test_rule_reads.py`
+fail while a declared kind has none.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ KINDS: Mapping[str, Kind] = {
         _extension("networking.istio.io", _ISTIO, "VirtualService", "virtualservices"),
         _extension("networking.istio.io", _ISTIO, "ServiceEntry", "serviceentries"),
         _extension("security.istio.io", _ISTIO, "PeerAuthentication", "peerauthentications"),
+        _extension("gateway.networking.k8s.io", _GATEWAY_API, "GatewayClass", "gatewayclasses"),
         _extension("gateway.networking.k8s.io", _GATEWAY_API, "Gateway", "gateways"),
         _extension("gateway.networking.k8s.io", _GATEWAY_API, "HTTPRoute", "httproutes"),
         _extension("gateway.networking.k8s.io", _GATEWAY_API, "GRPCRoute", "grpcroutes"),
@@ -81,6 +82,23 @@ KINDS: Mapping[str, Kind] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadPlan:
+    """The kinds a diagnosis will read, as the engine computes them from the
+    rules' declarations (`engine.read_plan`): for a Service target, and for
+    a route target (its own rules, then each Service it routes to). The live
+    source reads these on top of its fixed rounds."""
+
+    service: frozenset[str]
+    route: frozenset[str]
+
+
+# Kinds a rule may read from a bundle that the live source never reads:
+# a Secret's data is not why5xx's to hold (a rule sees one only in a bundle
+# the user wrote, and then reads its name and keys, never prints a value).
+WITHHELD = frozenset({"Secret"})
 
 # What `--all` and `why5xx capture` list in a namespace (Secrets never: see capture.py).
 NAMESPACE_KINDS = (

@@ -6,8 +6,9 @@ that each wait only for what they depend on:
 1. the namespace's Services (the target, and the names rules compare it
    with), Events, Ingresses, NetworkPolicies and HorizontalPodAutoscalers;
    the target's EndpointSlices (label `kubernetes.io/service-name`); and
-   every kind a registered rule declares as input that no step reads (the
-   mesh's and the Gateway API's kinds, in every namespace, in the version
+   every kind of the caller's `ReadPlan` (what the rules declare, as the
+   engine computes it) that no step reads: PodDisruptionBudgets, the mesh's
+   and the Gateway API's kinds (in every namespace, in the version
    discovery says the cluster serves; not at all when it serves none);
 2. the pods the selector picks (and the legacy Endpoints object, only when
    no EndpointSlice exists);
@@ -25,7 +26,7 @@ that each wait only for what they depend on:
 4. owning ReplicaSets the label search missed, by name; then the
    Deployments owning the ReplicaSets, by name.
 
-A healthy Deployment-backed Service that no Ingress routes to costs 10
+A healthy Deployment-backed Service that no Ingress routes to costs 11
 calls. An Ingress or HTTPRoute adds itself and the IngressClasses, then
 reads each Service it routes to as above.
 
@@ -46,12 +47,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from why5xx.engine import Target
 from why5xx.kube import selector_string
-from why5xx.rules import RULES
-from why5xx.rules.base import Scope
+from why5xx.model import ObjectRef
 from why5xx.snapshot import SERVICE_NAME_LABEL, Obj, Snapshot
-from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, Kind
+from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, WITHHELD, Kind, ReadPlan
 from why5xx.sources.kubeapi import Answer, ApiCall, ClusterError, KubeApi
 from why5xx.views.frontend import NGINX_CONTROLLER_LABELS
 from why5xx.views.pods import pod_ready, pod_terminating
@@ -78,12 +77,6 @@ class LiveRead:
     not_served: frozenset[str]
 
 
-def declared_inputs(scopes: Iterable[Scope]) -> frozenset[str]:
-    """The kinds registered rules of these scopes read."""
-    wanted = frozenset(scopes)
-    return frozenset(kind for rule in RULES if rule.scope in wanted for kind in rule.inputs)
-
-
 class _Reader:
     """Concurrent reads that remember what they found: objects, the kinds
     listed, the kinds refused (and why), the kinds not served. The same
@@ -98,6 +91,12 @@ class _Reader:
         self.unavailable: dict[str, str] = {}
         self.not_served: set[str] = set()
         self._lock = threading.Lock()
+        # Discovery runs in the first reader thread that needs it, the others
+        # wait on this lock: a pool task waiting on another queued task would
+        # deadlock once every worker waits.
+        self._discovery_lock = threading.Lock()
+        self._served: dict[str, frozenset[str]] | None = None
+        self._discovered = False
         self._pending: dict[tuple[str, ...], Future[Any]] = {}
 
     def list(
@@ -151,7 +150,10 @@ class _Reader:
         cluster serves (None, and the kind is not served, when none is)."""
         if not spec.extension:
             return spec.versions[0]
-        served = self._once(("discovery",), self._discover).result()
+        with self._discovery_lock:
+            if not self._discovered:
+                self._served, self._discovered = self._discover(), True
+        served = self._served
         if served is None:
             return spec.versions[0]  # discovery refused: ask, a 404 will tell
         version = next((v for v in spec.versions if v in served.get(spec.group, ())), None)
@@ -349,46 +351,53 @@ def _why_unready(reader: _Reader, namespace: str, pods: list[Obj]) -> list[Futur
     return futures + [reader.get("Node", "", name) for name in nodes]
 
 
-def _shared(reader: _Reader, namespace: str, scopes: Iterable[Scope]) -> list[Future[Any]]:
-    """Round 1's namespace-wide reads, plus any kind a rule declares that no
-    step reads."""
-    covered = {"Service", "Pod", "EndpointSlice", "Endpoints", "Event", "Ingress"}
-    covered |= {"NetworkPolicy", "HorizontalPodAutoscaler", *_WORKLOADS}
+# What the rounds read (some only when they explain something: ConfigMaps for
+# pods not ready, IngressClasses when an Ingress routes to the Service).
+_COVERED = frozenset(
+    {"Service", "Pod", "EndpointSlice", "Endpoints", "Event", "Ingress", "NetworkPolicy"}
+    | {"HorizontalPodAutoscaler", *_WORKLOADS, "ConfigMap", "PersistentVolumeClaim", "Node"}
+    | {"IngressClass", "Namespace"}
+)
+
+
+def _shared(reader: _Reader, namespace: str, planned: frozenset[str]) -> list[Future[Any]]:
+    """Round 1's namespace-wide reads, plus any planned kind that no step
+    reads (never a withheld one)."""
     futures: list[Future[Any]] = [
         reader.list("Event", namespace),
         reader.list("Ingress", namespace),
         reader.list("NetworkPolicy", namespace),
         reader.list("HorizontalPodAutoscaler", namespace),
     ]
-    for kind in sorted(declared_inputs(scopes) - covered):
+    for kind in sorted(planned - _COVERED - WITHHELD):
         futures.append(reader.list(kind, namespace))
     return futures
 
 
-def _read_target(reader: _Reader, target: Target) -> None:
+def _read_target(reader: _Reader, target: ObjectRef, plan: ReadPlan) -> None:
     if target.kind in ROUTE_KINDS:
-        _read_route(reader, target)
+        _read_route(reader, target, plan)
         return
     namespace = target.namespace
     # The namespace's Services, not just the target: rules name near misses
     # (a mesh route's host, a backend) and look for other Services of a pod.
     services = reader.list("Service", namespace)
     _slices(reader, namespace, target.name)
-    shared = _shared(reader, namespace, (Scope.SERVICE,))
+    shared = _shared(reader, namespace, plan.service)
     found = next((s for s in services.result() if s.name == target.name), None)
     if found is not None:
         _read_service(reader, namespace, found)
     _wait(shared)
 
 
-def _read_route(reader: _Reader, target: Target) -> None:
+def _read_route(reader: _Reader, target: ObjectRef, plan: ReadPlan) -> None:
     """An Ingress or HTTPRoute: itself, the IngressClasses, the Services of
     its namespace (backends, and names near a missing one), then each
     Service it routes to as above; a missing backend is looked for in
     other namespaces."""
     namespace = target.namespace
     route = reader.get(target.kind, namespace, target.name)
-    waits = _shared(reader, namespace, (Scope.ROUTE, Scope.SERVICE))
+    waits = _shared(reader, namespace, plan.route)
     waits += [reader.list("IngressClass", None), reader.list("Service", namespace)]
     found = route.result()
     if found is None:
@@ -406,7 +415,7 @@ def _read_route(reader: _Reader, target: Target) -> None:
         if (ns, name) not in services
     ]
     for ns in sorted({ns for ns, _ in services} - {namespace}):
-        waits += _shared(reader, ns, (Scope.SERVICE,))
+        waits += _shared(reader, ns, plan.service)
     # Each backend's rounds wait on the reader's pool: drive them from their own threads.
     with ThreadPoolExecutor(max_workers=max(len(services), 1)) as drivers:
         for _ in drivers.map(lambda key: _read_service(reader, key[0], services[key]), services):
@@ -441,7 +450,13 @@ def _run(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="why5xx-live") as pool:
         reader = _Reader(api, pool)
-        plan(reader)
+        try:
+            plan(reader)
+        except ClusterError:
+            # The cluster cannot be read (no answer, no route): the queued
+            # reads would each wait out their timeout for nothing.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     if required is not None and required in reader.unavailable:
         raise ClusterError(reader.unavailable[required])
     objects = tuple(reader.objects.values())
@@ -464,10 +479,14 @@ def _run(
     )
 
 
-def read_target(api: KubeApi, target: Target) -> LiveRead:
-    """What diagnosing one Service or Ingress needs, in few concurrent calls."""
+def read_target(api: KubeApi, target: ObjectRef, plan: ReadPlan) -> LiveRead:
+    """What diagnosing one Service or Ingress needs, in few concurrent calls:
+    its parts, and what `plan` (the rules' declarations) adds."""
     return _run(
-        api, target.namespace, lambda reader: _read_target(reader, target), required=target.kind
+        api,
+        target.namespace,
+        lambda reader: _read_target(reader, target, plan),
+        required=target.kind,
     )
 
 
@@ -476,9 +495,12 @@ def read_namespace(
     namespace: str | None,
     kinds: Iterable[str] = NAMESPACE_KINDS,
     *,
+    plan: ReadPlan,
     required: str | None = None,
 ) -> LiveRead:
     """Every object of `kinds` in a namespace (None: all), each kind listed
-    once, plus every kind a registered rule reads."""
-    wanted = list(dict.fromkeys([*kinds, *sorted(declared_inputs(Scope) - set(kinds))]))
+    once, plus every kind of the `plan` (what the rules read; never a
+    withheld kind)."""
+    planned = sorted(plan.route - set(kinds) - WITHHELD)
+    wanted = list(dict.fromkeys([*kinds, *planned]))
     return _run(api, namespace, lambda reader: _read_namespace(reader, namespace, wanted), required)

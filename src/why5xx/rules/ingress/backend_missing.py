@@ -243,6 +243,7 @@ def _missing_port(
 @rule(
     cause="ingress-backend-missing",
     inputs=("Ingress", "HTTPRoute", "Service"),
+    reads=("IngressClass", "ReferenceGrant"),
     scope=Scope.ROUTE,
 )
 def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:

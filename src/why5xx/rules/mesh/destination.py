@@ -328,7 +328,11 @@ def _relevant(snap: Snapshot, service: Obj) -> Iterator[Destination]:
                 yield d
 
 
-@rule(cause="mesh-destination-missing", inputs=("Service", "VirtualService"))
+@rule(
+    cause="mesh-destination-missing",
+    inputs=("Service", "VirtualService"),
+    reads=("DestinationRule", "ServiceEntry"),
+)
 def mesh_destination_missing(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """A VirtualService sends the Service's traffic to a host or subset with no pods behind it.
 

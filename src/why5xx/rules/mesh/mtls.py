@@ -117,7 +117,11 @@ def _strict_ports(snap: Snapshot, target: ServiceTarget, meshed: Sequence[Obj]) 
     return out
 
 
-@rule(cause="mtls-mismatch", inputs=("Service", "Pod", "PeerAuthentication"))
+@rule(
+    cause="mtls-mismatch",
+    inputs=("Service", "Pod", "PeerAuthentication"),
+    reads=("ConfigMap", "Ingress", "IngressClass", "Namespace", "DestinationRule"),
+)
 def mtls_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The two ends of a connection to the Service disagree on mutual TLS.
 

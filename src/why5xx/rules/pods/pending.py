@@ -515,7 +515,11 @@ def _pending_hits(snap: Snapshot, pod: Obj) -> Iterator[Hit]:
         yield hit
 
 
-@rule(cause="pods-pending", inputs=("Service", "Pod"))
+@rule(
+    cause="pods-pending",
+    inputs=("Service", "Pod"),
+    reads=("ConfigMap", "PersistentVolumeClaim", "Secret"),
+)
 def pods_pending(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The Service's pods are stuck Pending: no node fits them, or they cannot be created.
 

@@ -190,7 +190,12 @@ def _keepalive_fix(
     )
 
 
-@rule(cause="keepalive-race", inputs=("Service", "Pod"), severity=Severity.WARNING)
+@rule(
+    cause="keepalive-race",
+    inputs=("Service", "Pod"),
+    reads=("ConfigMap", "Ingress", "IngressClass", "DestinationRule"),
+    severity=Severity.WARNING,
+)
 def keepalive_race(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The app closes idle keep-alive connections before the proxy in front of it does.
 

@@ -294,7 +294,21 @@ def _ceiling_draft(hpa: Obj, workload: Obj, target: ServiceTarget) -> Draft:
     )
 
 
-@rule(cause="connection-pool-exhausted", inputs=("Service",), severity=Severity.WARNING)
+@rule(
+    cause="connection-pool-exhausted",
+    inputs=("Service",),
+    reads=(
+        "ConfigMap",
+        "Ingress",
+        "IngressClass",
+        "HorizontalPodAutoscaler",
+        "DestinationRule",
+        "HTTPRoute",
+        "GRPCRoute",
+        "BackendTrafficPolicy",
+    ),
+    severity=Severity.WARNING,
+)
 def connection_pool_exhausted(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The proxy's connection limits, or the autoscaler's ceiling, are reached under load.
 

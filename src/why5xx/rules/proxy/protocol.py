@@ -43,7 +43,11 @@ def _service_port(
     return None
 
 
-@rule(cause="backend-protocol-mismatch", inputs=("Service", "Ingress"))
+@rule(
+    cause="backend-protocol-mismatch",
+    inputs=("Service", "Ingress"),
+    reads=("ConfigMap", "IngressClass"),
+)
 def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """ingress-nginx speaks a different protocol than the Service port says its backend speaks.
 

@@ -86,7 +86,12 @@ def _read_timeouts(snap: Snapshot, target: ServiceTarget) -> list[ReadTimeout]:
     return out
 
 
-@rule(cause="upstream-timeout", inputs=("Service", "Pod"), severity=Severity.WARNING)
+@rule(
+    cause="upstream-timeout",
+    inputs=("Service", "Pod"),
+    reads=("ConfigMap", "Ingress", "IngressClass", "VirtualService"),
+    severity=Severity.WARNING,
+)
 def upstream_timeout(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The proxy gives up on the backend before the backend's own timeout does.
 

@@ -24,7 +24,7 @@ def _previous_replicas(snap: Snapshot, workload: Obj) -> int | None:
     return None
 
 
-@rule(cause="scaled-to-zero", inputs=("Service",))
+@rule(cause="scaled-to-zero", inputs=("Service",), reads=("HorizontalPodAutoscaler",))
 def scaled_to_zero(snap: Snapshot, target: ServiceTarget) -> Iterator[Draft]:
     """The workload behind the Service runs zero replicas.
 
