@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from why5xx.engine import Target, TargetNotFound, holdings
+from why5xx.engine import Target, TargetNotFound, holdings, read_plan
 from why5xx.engine import diagnose as _diagnose
 from why5xx.engine import diagnose_all as _diagnose_all
 from why5xx.errors import InputError
@@ -188,10 +188,10 @@ def _snapshot(
     with connect(cluster) as api:
         namespace = namespace or api.namespace
         if target is None:
-            read = live.read_namespace(api, None if all_namespaces else namespace)
+            read = live.read_namespace(api, None if all_namespaces else namespace, plan=read_plan())
         else:
             try:
-                read = live.read_target(api, Target.parse(target, namespace))
+                read = live.read_target(api, Target.parse(target, namespace).ref, read_plan())
             except ValueError as exc:
                 raise Why5xxError(str(exc)) from exc
     return read.snapshot, namespace
