@@ -206,6 +206,31 @@ def test_a_logs_summary_asserts_the_causes_it_names() -> None:
     assert not real.judge(replace(case, solvable="yes"), answer).hit
 
 
+def test_a_logs_summary_offers_the_candidates_of_its_messages() -> None:
+    case = _case(command="logs", solvable="no", cause="keepalive-race", needed=("x",))
+    doc = {
+        "schema": "why5xx/logs/v1",
+        "causes": [
+            {"cause": "upstream-timeout", "count": 1},
+            {"cause": "unclassified", "count": 1, "candidates": ["listen-localhost"]},
+        ],
+        "messages": [
+            {"cause": None, "candidates": ["keepalive-race", "crash-loop"], "count": 4},
+            {"cause": "ingress-class-missing", "candidates": [], "count": 2},
+        ],
+    }
+    answer = real.ask(case, _runner(1, doc))
+    assert answer.ranked == (
+        "keepalive-race",
+        "crash-loop",
+        "ingress-class-missing",
+        "upstream-timeout",
+        "listen-localhost",
+    )
+    assert answer.status == "likely"  # the most lines only offer candidates
+    assert "confident wrong" not in real.judge(case, answer).problem
+
+
 def test_tables_count_per_judgement() -> None:
     cases = [
         _case(name="a", solvable="yes", source="istio", basis="expert"),

@@ -266,16 +266,24 @@ def _read_diagnosis(doc: Mapping[str, Any], code: int, message: str) -> Answer:
 
 
 def _read_logs(doc: Mapping[str, Any], code: int, message: str) -> Answer:
-    # A summary that names a cause asserts it: there is no softer status.
-    named = _distinct(
-        str(c.get("cause"))
-        for c in doc.get("causes") or []
-        if isinstance(c, Mapping) and c.get("cause") != UNCLASSIFIED
-    )
+    """The causes a log summary names, most lines first: the 5xx by cause
+    and the recognised messages; an entry with a `cause` claims it, its
+    `candidates` (an unclassified 5xx's "fits") are only offered."""
+    claims: list[tuple[int, str, bool]] = []
+    for entry in [*(doc.get("causes") or []), *(doc.get("messages") or [])]:
+        if not isinstance(entry, Mapping):
+            continue
+        count = int(entry.get("count") or 0)
+        if entry.get("cause") and entry["cause"] != UNCLASSIFIED:
+            claims.append((count, str(entry["cause"]), True))
+        claims += [(count, str(c), False) for c in entry.get("candidates") or []]
+    claims.sort(key=lambda claim: -claim[0])  # stable: 5xx before messages of equal count
+    named = _distinct(cause for _, cause, _ in claims)
+    confident = bool(claims) and claims[0][2]
     return Answer(
         exit_code=code,
         verdict=named[0] if named else UNKNOWN,
-        status="failing" if named else UNKNOWN,
+        status=("failing" if confident else "likely") if named else UNKNOWN,
         ranked=named,
         capture_next=tuple(_captures(doc)),
         message=message,
