@@ -314,6 +314,11 @@ def test_all_table_links_to_each_report_worst_first(
     statuses = rows.locator("td:first-child").all_inner_texts()
     assert statuses == [r["status"].upper() for r in opened.document["reports"]]
     assert statuses[0] == "FAILING"
+    # A timeline for each Service that is not healthy, none for the healthy ones.
+    for index, report in enumerate(opened.document["reports"], start=1):
+        drawn = page.locator(f"#svc-{index} figure.timeline").count()
+        assert drawn == (report["status"] != "healthy")
+        assert ("timeline" in report) == (report["status"] != "healthy")
     for index in range(rows.count()):
         link = rows.nth(index).locator("a")
         name = link.inner_text()
@@ -322,7 +327,7 @@ def test_all_table_links_to_each_report_worst_first(
         assert name in target.locator(".headline").inner_text()
         box = target.bounding_box()
         assert box is not None
-        assert 0 <= box["y"] < DESKTOP["height"] / 2  # scrolled to it
+        assert 0 <= box["y"] < DESKTOP["height"]  # scrolled into view
     assert opened.requests == []
     assert opened.console == []
 

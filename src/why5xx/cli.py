@@ -341,12 +341,19 @@ def _with_timelines(
     reports: Sequence[Report],
     logs: LogSummary | None = None,
 ) -> list[Report]:
-    """The reports with their timelines, for the outputs that show them."""
+    """The reports with their timelines, for the outputs that show them; with
+    `--all`, of the Services that are not healthy (a namespace of healthy
+    Services would otherwise make a page of megabytes)."""
     if args.output not in ("markdown", "html") and not (args.timeline and args.output == "json"):
         return list(reports)
     from why5xx import timeline  # noqa: PLC0415 (only these outputs need it)
 
-    return [timeline.attach(snap, report, logs) for report in reports]
+    return [
+        report
+        if args.all and report.status is Status.HEALTHY
+        else timeline.attach(snap, report, logs)
+        for report in reports
+    ]
 
 
 def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableType | str:

@@ -131,18 +131,40 @@ def _scope(
     return list(pods.values()), list(workloads.values())
 
 
+def _pod_events(snap: Snapshot, namespace: str) -> dict[str, datetime | None]:
+    """Each pod an event of the namespace is about -> when the kubelet first
+    began to stop it (a Killing event), if it did; computed once per snapshot."""
+
+    def compute() -> dict[str, datetime | None]:
+        found: dict[str, datetime | None] = {}
+        for obj in snap.list("Event", namespace):
+            involved = obj.raw.get("involvedObject") or obj.raw.get("regarding") or {}
+            if involved.get("kind") != "Pod":
+                continue
+            name = str(involved.get("name") or "")
+            killed = found.get(name)
+            if obj.raw.get("reason") == "Killing":
+                first = Event.from_obj(obj).first
+                if first is not None and (killed is None or first < killed):
+                    killed = first
+            found[name] = killed
+        return found
+
+    return snap.derived(("timeline-pod-events", namespace), compute)
+
+
 def _gone_pods(snap: Snapshot, services: Sequence[Obj], workloads: Sequence[Obj]) -> set[str]:
     """Names of pods the snapshot no longer holds whose events it does: the
     pods of the workloads' ReplicaSets (named `<replicaset>-<suffix>`)."""
     prefixes = tuple(f"{w.name}-" for w in workloads if w.kind in ("ReplicaSet", "StatefulSet"))
-    names: set[str] = set()
-    for namespace in {s.namespace for s in services}:
-        for obj in snap.list("Event", namespace):
-            involved = obj.raw.get("involvedObject") or obj.raw.get("regarding") or {}
-            name = str(involved.get("name") or "")
-            if involved.get("kind") == "Pod" and prefixes and name.startswith(prefixes):
-                names.add(name)
-    return names
+    if not prefixes:
+        return set()
+    return {
+        name
+        for namespace in {s.namespace for s in services}
+        for name in _pod_events(snap, namespace)
+        if name.startswith(prefixes)
+    }
 
 
 def _evidence_objects(report: Report) -> set[ObjectRef]:
@@ -256,16 +278,13 @@ def _gone_serving(snap: Snapshot, services: Sequence[Obj]) -> list[tuple[ObjectR
         selector = service.spec.get("selector") or {}
         if not selector:
             continue
-        for obj in snap.list("Event", service.namespace):
-            event = Event.from_obj(obj)
-            pod = event.regarding
-            if event.reason != "Killing" or pod.kind != "Pod" or event.first is None:
+        namespace = service.namespace
+        for name, killed in _pod_events(snap, namespace).items():
+            if killed is None or snap.get("Pod", namespace, name) is not None:
                 continue
-            if snap.get("Pod", pod.namespace, pod.name) is not None:
-                continue
-            owner = snap.get("ReplicaSet", pod.namespace, pod.name.rpartition("-")[0])
+            owner = snap.get("ReplicaSet", namespace, name.rpartition("-")[0])
             if owner is not None and labels_match(selector, pod_template_labels(owner)):
-                found[pod] = min(found.get(pod, event.first), event.first)
+                found[ObjectRef(kind="Pod", namespace=namespace, name=name)] = killed
     return sorted(found.items(), key=lambda item: item[1])
 
 
