@@ -250,3 +250,36 @@ def test_a_workload_named_for_the_service_stands_for_it(
     code, _, err = run(["diagnose", "payments-svc", "--bundle", bundle], capsys)
     assert "Services in the input" not in err  # no Service at all
     assert code == 2
+
+
+NGINX_INC_CLASS = """\
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: nginx.org/ingress-controller}
+"""
+
+
+def test_an_annotation_the_controller_does_not_read_is_named_with_the_ingress_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nginx/kubernetes-ingress#1724: the community backend-protocol annotation
+    on an Ingress that NGINX Inc.'s controller serves; the backend Service is
+    not in the input: the route's own facts decide."""
+    ingress = INGRESS.replace(
+        "metadata:\n  name: storefront\n",
+        "metadata:\n  name: storefront\n  annotations:\n"
+        "    nginx.ingress.kubernetes.io/backend-protocol: HTTPS\n",
+    )
+    bundle = repo(tmp_path, ingress=ingress, ingressclass=NGINX_INC_CLASS)
+    code, out, _ = run(["diagnose", "ingress/storefront", "-n", "shop", "--bundle", bundle], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "✗ Ingress/shop/storefront  FAILING (502): backend-protocol-mismatch"
+    assert "Service shop/checkout was not in the input" in lines[1]
+    assert "does not read" in lines[2]
+    assert "nginx.org/ssl-services=checkout" in out
+    community = NGINX_INC_CLASS.replace("nginx.org/ingress-controller", "k8s.io/ingress-nginx")
+    (tmp_path / "k8s" / "ingressclass.yaml").write_text(community)
+    code, out, _ = run(["diagnose", "ingress/storefront", "-n", "shop", "--bundle", bundle], capsys)
+    assert "backend-protocol-mismatch" not in out  # the controller that reads it

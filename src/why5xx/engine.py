@@ -32,7 +32,7 @@ from why5xx.rules import RULES
 from why5xx.rules.base import Rule, Scope
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot, distinct
 from why5xx.sources.kinds import ReadPlan
-from why5xx.views.frontend import virtual_service_routes
+from why5xx.views.frontend import destination_rule, virtual_service_routes
 from why5xx.views.pods import pod_template_labels
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, ready_backends
@@ -189,17 +189,20 @@ def _app_selector(labels: Mapping[str, str], name: str, owner: str) -> dict[str,
     return {}
 
 
-def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rule]) -> Report:
+def _diagnose_absent_service(
+    snap: Snapshot, target: Target, rules: Sequence[Rule], *, via: Obj | None = None
+) -> Report:
     """A Service the input does not hold, through what relates to it: the
     routes and mesh routes that send to it, its EndpointSlices, and the
     workloads and pods named after it (diagnosed as the Service would select
-    them). With nothing related, TargetNotFound."""
+    them). `via`: the route being diagnosed, whose own rules already ran.
+    With nothing related, TargetNotFound."""
     namespace, name = target.namespace, target.name
     routes = [
         route
         for kind in ROUTE_KINDS
         for route in snap.list(kind)
-        if (namespace, name) in routed_services(route)
+        if (namespace, name) in routed_services(route) and route.ref != (via and via.ref)
     ]
     selector: dict[str, str] = {}
     related: list[Obj] = []
@@ -217,8 +220,13 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
         *filter(None, [snap.get("Endpoints", namespace, name)]),
     ]
     service = _implied_service(target, selector, endpoints, [*routes, *related, *endpoints])
-    meshed = distinct(route.virtual_service for route in virtual_service_routes(snap, service))
-    if not (routes or related or endpoints or meshed):
+    meshed = distinct(
+        [
+            *(route.virtual_service for route in virtual_service_routes(snap, service)),
+            destination_rule(snap, service),
+        ]
+    )
+    if not (via or routes or related or endpoints or meshed):
         raise TargetNotFound(_not_found_message(snap, target))
     report = _diagnose_service(snap, service, rules)
     findings = list(report.findings)
@@ -229,7 +237,8 @@ def _diagnose_absent_service(snap: Snapshot, target: Target, rules: Sequence[Rul
         findings += found
         skipped += [s for s in route_skipped if s not in skipped]
         crashed += route_crashed
-    seen = ", ".join(str(o.ref) for o in distinct([*routes, *meshed, *related, *endpoints])[:6])
+    relating = distinct([via, *routes, *meshed, *related, *endpoints])
+    seen = ", ".join(str(o.ref) for o in relating[:6])
     note = f"Service {namespace}/{name} was not in the input: diagnosed what relates to it ({seen})"
     own = _status_of(findings)
     return replace(
@@ -277,8 +286,14 @@ def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report
     all_skipped = list(skipped)
     all_crashed = list(crashed)
     healthy: list[Evidence] = []
-    backends = [snap.get("Service", ns, name) for ns, name in routed_services(route)]
-    reports = [_diagnose_service(snap, svc, rules) for svc in backends if svc is not None]
+    reports: list[Report] = []
+    for namespace, name in routed_services(route):
+        service = snap.get("Service", namespace, name)
+        if service is not None:
+            reports.append(_diagnose_service(snap, service, rules))
+        elif not snap.listed_in_full("Service", namespace):  # not proven missing
+            absent = Target(kind="Service", namespace=namespace, name=name)
+            reports.append(_diagnose_absent_service(snap, absent, rules, via=route))
     for report in reports:
         all_findings.extend(report.findings)
         healthy.extend(report.healthy_evidence)
@@ -297,6 +312,7 @@ def _diagnose_route(snap: Snapshot, route: Obj, rules: Sequence[Rule]) -> Report
         healthy_evidence=tuple(healthy),
         skipped=tuple(all_skipped),
         crashed=tuple(all_crashed),
+        notes=tuple(note for report in reports for note in report.notes),
     )
 
 

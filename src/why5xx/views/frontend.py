@@ -168,6 +168,7 @@ class IngressRoute:
     backends: tuple[IngressBackend, ...]  # the backends naming the Service
     class_name: str | None
     nginx: NginxController | None  # when ingress-nginx serves it
+    ingress_class: Obj | None = None  # the IngressClass, when the input holds it
 
 
 def _controller_container(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -323,6 +324,7 @@ def _find_ingress_routes(snap: Snapshot, service: Obj) -> tuple[IngressRoute, ..
                 backends=backends,
                 class_name=class_name,
                 nginx=nginx,
+                ingress_class=ingress_class,
             )
         )
     return tuple(out)

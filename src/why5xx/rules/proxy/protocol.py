@@ -3,7 +3,7 @@ Service's pods than the Service port says its backend speaks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from why5xx import kubectl
@@ -15,8 +15,10 @@ from why5xx.views.frontend import (
     NGINX_ANNOTATION,
     IngressRoute,
     controller_logs,
+    ingress_routes,
     nginx_routes,
 )
+from why5xx.views.ingress import BACKEND_PROTOCOL_KEYS, controller_family, foreign_annotations
 from why5xx.views.ports import ServicePort, service_ports
 from why5xx.views.protocols import GRPC, H2C, HTTP1, TLS, Declared, Protocol, backend_protocol
 from why5xx.views.routes import ingress_backends
@@ -71,6 +73,16 @@ def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator
     handshake (502, `SSL_do_handshake() failed ... wrong version number`).
     Every request through that Ingress fails.
 
+    Also an Ingress that asks for a TLS (or gRPC) backend in an annotation
+    its controller does not read, the IngressClass naming the controller:
+    the community `nginx.ingress.kubernetes.io/backend-protocol` (or
+    `secure-backends`) on NGINX Inc.'s controller (`nginx.org/ingress-controller`,
+    which reads `nginx.org/ssl-services`), `nginx.org/ssl-services` on the
+    community controller, and HAProxy's `haproxy.org/server-ssl` or
+    `haproxy-ingress.github.io/backend-protocol` on another controller. This
+    needs only the Ingress and its IngressClass: it runs for a Service that
+    is not in the input too.
+
     **Fix**: set the annotation to what the backend speaks. It applies to
     every path of the Ingress, so backends that speak different protocols
     need separate Ingresses. A port declared only by its number is reported
@@ -82,6 +94,7 @@ def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator
     `kubernetes.io/wss`); Istio "Protocol Selection" (port name
     `<protocol>[-<suffix>]`).
     """
+    yield from _unread_annotations(target, ingress_routes(snap, target.service))
     for route in nginx_routes(snap, target.service):
         ingress = route.ingress
         annotation = NGINX_ANNOTATION + "backend-protocol"
@@ -100,6 +113,70 @@ def backend_protocol_mismatch(snap: Snapshot, target: ServiceTarget) -> Iterator
                 continue
             yield _protocol_draft(target, route, backend.field, port, declared, speaks)
             break
+
+
+# Values of the backend-protocol annotations that ask for TLS or gRPC.
+_ASKS_TLS = frozenset({"HTTPS", "GRPC", "GRPCS", "TRUE", "H2", "H1-SSL", "H2-SSL"})
+
+
+def _asks_tls(key: str, value: str, service: str) -> bool:
+    if key.endswith(("ssl-services", "grpc-services")):
+        return service in {v.strip() for v in value.split(",")}
+    return value.strip().upper() in _ASKS_TLS
+
+
+def _unread_annotations(target: ServiceTarget, routes: Sequence[IngressRoute]) -> Iterator[Draft]:
+    """An Ingress asking for a TLS (or gRPC) backend in an annotation its
+    controller does not read: the controller speaks plain HTTP/1."""
+    service = target.service
+    for route in routes:
+        ingress, ingress_class = route.ingress, route.ingress_class
+        family = controller_family(ingress_class)
+        if family is None or ingress_class is None:
+            continue
+        unread = [
+            (key, other)
+            for key, other in foreign_annotations(ingress, family)
+            if key in BACKEND_PROTOCOL_KEYS
+            and _asks_tls(key, str(ingress.annotations[key]), service.name)
+        ]
+        if not unread:
+            continue
+        key, other = unread[0]
+        value = str(ingress.annotations[key])
+        controller = str(ingress_class.spec.get("controller"))
+        own = family.https_backend.format(service=service.name)
+        yield Draft(
+            subject=ingress.ref,
+            title=(
+                f"Ingress {ingress.name} asks for a TLS backend with {key}: {value}, an "
+                f"annotation of {other.name} that its controller, {family.name}, does not read: "
+                f"it speaks plain HTTP to Service {service.name}"
+            ),
+            explanation=(
+                f"IngressClass {ingress_class.name} is served by {controller} ({family.name}), "
+                f"which reads annotations under {family.prefix} only. The backend speaks TLS "
+                f"(that is why {key} was set), so plain HTTP reaches a TLS port: the "
+                "connection is closed or answered with 400, and the controller returns 502."
+            ),
+            evidence=(
+                fact(ingress, f"metadata.annotations[{key}]", value, expected=own),
+                fact(ingress_class, "spec.controller", controller),
+            ),
+            confirm=(
+                kubectl.get_yaml(ingress, "{.metadata.annotations}"),
+                kubectl.get_yaml(ingress_class),
+            ),
+            fix=Fix(
+                summary=(
+                    f"Use the annotation {family.name} reads ({own}) instead of {key}, or serve "
+                    f"the Ingress with {other.name} if that is the controller meant."
+                ),
+                patch=f"kubectl annotate -n {ingress.namespace} ingress {ingress.name} "
+                f"--overwrite {own}",
+            ),
+            confidence=0.8,
+        )
 
 
 def _protocol_draft(
