@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -240,6 +241,46 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     lint_cmd.add_argument("--explain", metavar="CODE", help="print a check's documentation")
     lint_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     lint_cmd.set_defaults(run=_lint)
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[cluster],
+        help="run in the cluster: diagnose Services as their endpoints fall, export metrics",
+        description="Watch Services, EndpointSlices, Pods, workloads, Events and Ingresses "
+        "(read-only); when a Service loses its ready endpoints (all, or below --threshold of "
+        "the most it had) or they start terminating, diagnose it and export "
+        "why5xx_findings{namespace,service,cause,severity} on /metrics (docs/watch.md).",
+    )
+    watch.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        help="a namespace to watch (repeatable; default: every namespace)",
+    )
+    watch.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:9108",
+        metavar="HOST:PORT",
+        help="where /metrics, /healthz and /readyz listen (default: 0.0.0.0:9108)",
+    )
+    watch.add_argument(
+        "--debounce",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait this long after a Service's endpoints change before diagnosing (default: 5)",
+    )
+    watch.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        metavar="SHARE",
+        help="diagnose when ready endpoints fall below this share of the most seen (default: 0.5)",
+    )
+    watch.add_argument(
+        "--webhook", metavar="URL", help="POST each new finding as JSON (a Slack-style text field)"
+    )
+    watch.set_defaults(run=_watch, no_color=False)
 
     mcp = commands.add_parser(
         "mcp",
@@ -600,6 +641,42 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_INPUT
     threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
     return EXIT_FOUND if report.fails(threshold) else EXIT_OK
+
+
+def _watch(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx import watch  # noqa: PLC0415 (prometheus_client only for this command)
+
+    host, _, port = args.metrics_address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--metrics-address {args.metrics_address}: give HOST:PORT")
+    if not 0 <= args.threshold <= 1 or not args.debounce >= 0:
+        raise InputError("--threshold is a share from 0 to 1, --debounce seconds from 0")
+    with _cluster(args) as api:
+        metrics = watch.Metrics()
+        watcher = watch.Watcher(
+            api,
+            args.namespace,
+            metrics,
+            debounce=args.debounce,
+            threshold=args.threshold,
+            webhook=args.webhook,
+            notify=_warner(err),
+        )
+        try:
+            server = watch.serve(watcher, (host.strip("[]"), int(port)))
+        except OSError as exc:
+            raise InputError(f"--metrics-address {args.metrics_address}: {exc.strerror}") from exc
+        err.print(
+            f"why5xx: watching; metrics on http://{args.metrics_address}/metrics", markup=False
+        )
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
+        watcher.start()
+        try:
+            watcher.stop.wait()
+        finally:
+            watcher.close()
+            server.shutdown()
+    return EXIT_OK
 
 
 def _mcp(args: argparse.Namespace, out: Console, err: Console) -> int:

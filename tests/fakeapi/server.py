@@ -232,6 +232,12 @@ class FakeApiServer:
         self._thread.join()
         self._http = None
 
+    def drop_connections(self) -> None:
+        """Cut every open connection (watches included), as a restarting API
+        server or a load balancer in front of it does."""
+        if self._http is not None:
+            self._http.close_connections()
+
     def __enter__(self) -> FakeApiServer:
         return self.start()
 

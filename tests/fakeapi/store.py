@@ -198,6 +198,14 @@ class Store:
             stored = Stored(raw=_with_rv(old.raw, self.rv), rv=self.rv)
             self._record(Change(type="DELETED", storage=storage, stored=stored))
 
+    def compact(self) -> None:
+        """Forget the history, as etcd's compaction (or an API server that
+        restarted with an empty watch cache) does: a watch from any
+        resourceVersion handed out so far is answered 410 Gone."""
+        with self.changed:
+            self.first_rv = self.rv + 1
+            self._log.clear()
+
     def _record(self, change: Change) -> None:
         self._sorted.pop(change.storage, None)
         self._log.append(change)

@@ -373,7 +373,7 @@ def _add_object(
         )
     metadata = raw["metadata"]
     if "managedFields" in metadata or (raw.get("kind") == "Secret"):
-        raw = _clean(raw)
+        raw = clean(raw)
     obj = Obj.from_raw(raw, f"bundle:{source}", line)
     reading.objects.append(obj)
     if listed:
@@ -387,7 +387,7 @@ def _not_an_object(raw: Mapping[str, Any]) -> bool:
     return not (api_version and raw.get("kind")) or api_version.startswith(_KUSTOMIZE_API)
 
 
-def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
+def clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Drop what no rule reads and nobody should see: managedFields, and a
     Secret's data (why5xx never prints a Secret's values)."""
     cleaned = dict(raw)

@@ -20,7 +20,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -333,6 +333,30 @@ class KubeApi:
             if not token:
                 return Answer(status=200, body=answer.body, items=tuple(items))
             query["continue"] = token
+
+    def watch(self, path: str, params: Mapping[str, str], *, seconds: int) -> Iterator[Any]:
+        """The events of one watch of a collection (`?watch=1`), as decoded
+        JSON, until the server ends it after about `seconds`. A dropped or
+        silent connection is a `ClusterError`, like a failed GET."""
+        query = {**params, "watch": "1", "timeoutSeconds": str(seconds)}
+        # The server may stay silent between events for as long as the watch lasts.
+        timeout = httpx2.Timeout(self.timeout, read=seconds + self.timeout)
+        started = time.perf_counter()
+        try:
+            with self._client.stream("GET", path, params=query, timeout=timeout) as response:
+                self._log(path, query, response.status_code, None, time.perf_counter() - started)
+                if response.status_code != 200:
+                    response.read()
+                    yield {"type": "ERROR", "object": _decode(response)}
+                    return
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield orjson.loads(line)
+        except (httpx2.HTTPError, orjson.JSONDecodeError) as exc:
+            raise ClusterError(
+                f"the watch of {path} on {self.server} (context {self.context}) broke: "
+                f"{_one_line(exc)}"
+            ) from exc
 
     def _send(self, path: str, params: Mapping[str, str]) -> tuple[httpx2.Response, float]:
         started = time.perf_counter()
