@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/live_bench.py
 	$(BIN)/python bench/lint_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/watch_bench.py
 	$(BIN)/why5xx bench --no-color
 	$(BIN)/why5xx bench --generate 2000 --seed 7 --no-color
 

@@ -207,7 +207,9 @@ class Watcher:
                 self._endpoints_changed(
                     service, initial=listed, added=change.type is ChangeType.ADDED
                 )
-        self._wake.set()
+            scheduled = bool(state.due)
+        if scheduled:  # most changes (pods, events) schedule nothing
+            self._wake.set()
 
     def _remember(self, obj: Obj) -> None:
         self._state.objects[(obj.kind, obj.namespace, obj.name)] = obj
