@@ -34,6 +34,7 @@ from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot, distinct
 from why5xx.sources.kinds import ReadPlan
 from why5xx.views.frontend import destination_rule, virtual_service_routes
 from why5xx.views.pods import pod_template_labels
+from why5xx.views.ports import service_ports
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 from why5xx.views.service import ServiceTarget, ready_backends
 
@@ -467,6 +468,13 @@ def _healthy_evidence(target: ServiceTarget) -> tuple[Evidence, ...]:
             ),
         )
     if not endpoints.ready or not endpoints.ports:
+        return ()
+    # Proxies pair an endpoint port with the Service port of the same name
+    # (both unnamed on a one-port Service): endpoints written by hand under
+    # other port names serve none of the Service's ports.
+    names = {p.name for p in endpoints.ports}
+    wanted = service_ports(target.service)
+    if wanted and not any(p.name in names for p in wanted):
         return ()
     ports = ", ".join(str(p.port) for p in endpoints.ports)
     source = endpoints.objects[0]
