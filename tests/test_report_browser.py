@@ -35,7 +35,14 @@ from playwright.sync_api import (
 
 from reports.cases import HOSTILE, HOSTILE_LABEL, HOSTILE_SERVICE, ROOT, Example, examples
 from reports.chromium import launch
+from test_engine import EXAMPLE as SELECTOR_EXAMPLE
+from test_engine import broken
+from test_partial import DEPLOYMENT, SERVICE, repo
 from why5xx.cli import main
+from why5xx.engine import Target, diagnose
+from why5xx.report import html
+from why5xx.rules import RULES
+from why5xx.sources.bundle import load_bundle
 
 ARTIFACTS = Path(os.environ.get("WHY5XX_ARTIFACTS", ROOT / ".artifacts" / "browser"))
 DESKTOP = ViewportSize(width=1280, height=900)
@@ -367,8 +374,6 @@ def test_likely_report_ends_with_what_to_capture_next(
 ) -> None:
     """Manifests from a repository (no pods yet): the verdict is `likely` and
     the report lists the read-only commands that would confirm it, copyable."""
-    from test_partial import DEPLOYMENT, SERVICE, repo  # noqa: PLC0415 (its scenario)
-
     bundle = repo(tmp_path, service=SERVICE, deployment=DEPLOYMENT)
     args = ["diagnose", "checkout", "-n", "shop", "--bundle", bundle, "-o", "html"]
     opened = open_report(context, render(args, tmp_path / "likely.html", capsys))
@@ -405,3 +410,18 @@ def test_the_readme_incident_draws_every_lane(
     assert page.locator("g.lane-5xx-status rect.s502.ev").count() > 0
     assert opened.requests == []
     assert opened.console == []
+
+
+def test_a_crashed_rule_is_shown_as_a_bug(context: BrowserContext, tmp_path: Path) -> None:
+
+    snap = load_bundle([str(SELECTOR_EXAMPLE / "shop.yaml")]).snapshot()
+    report = diagnose(snap, Target.parse("checkout", "shop"), rules=(broken, *RULES))
+    path = tmp_path / "crashed.html"
+    path.write_text(html.render_report(report))
+    opened = open_report(context, path)
+    section = opened.page.locator("section.crashed")
+    assert "Crashed: a bug of why5xx (1)" in section.inner_text()
+    assert "outlier-ejected on Service/shop/checkout: KeyError: 'trafficPolicy'" in (
+        section.locator("li").inner_text()
+    )
+    assert opened.page.locator(".verdict-cause").inner_text() == "selector-mismatch"
