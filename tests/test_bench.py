@@ -5,6 +5,7 @@ its faults diagnosed as their causes, its healthy shapes healthy), the
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -337,9 +338,21 @@ def test_cli_generate_text_and_markdown(capsys: pytest.CaptureFixture[str]) -> N
     assert "| cause | n | top-1 | top-3 |" in out
 
 
-def test_cli_min_top1_fails_therun(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(["bench", str(MISMATCH), "--min-top1", "1.01", "-o", "json"], capsys)
+def test_cli_min_top1_fails_the_run_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same scenario with a wrong truth: the diagnosis misses it, top-1 is 0.
+    wrong = tmp_path / "wrong-truth"
+    shutil.copytree(MISMATCH, wrong)
+    expected = wrong / "expected.yaml"
+    expected.write_text(
+        expected.read_text().replace("cause: selector-mismatch", "cause: crash-loop")
+    )
+    code, _, err = run(["bench", str(wrong), "--min-top1", "0.5", "-o", "json"], capsys)
     assert code == 1
+    assert err == "why5xx: top-1 0.00 is below --min-top1 0.50\n"
+    code, _, err = run(["bench", str(MISMATCH), "--min-top1", "1", "-o", "json"], capsys)
+    assert (code, err) == (0, "")
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import sys
 import tarfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -27,6 +28,9 @@ from why5xx.sources.manifest import MANIFEST_FILE
 from why5xx.views.routes import ROUTE_KINDS, routed_services
 
 PLANTED = "hunter2-planted-Zq9xW"  # must appear in no captured byte, in any encoding
+# The same in a URL's userinfo, where it is percent-encoded.
+PLANTED_URL = "p@ss/w0rd+Zq9xW"
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEplantedZq9xW\n-----END RSA PRIVATE KEY-----"
 
 
 def capture(cluster: FakeCluster, out: Path, *args: str) -> tuple[int, str, str]:
@@ -90,12 +94,29 @@ def _planted_namespace() -> list[dict[str, Any]]:
         {"name": "DB_PASSWORD", "value": PLANTED},
         {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "api", "key": "key"}}},
         {"name": "proxy-read-timeout", "value": "120"},
+        # Read by the rules (keep-alive, bind), so kept: its password must go.
+        {"name": "GUNICORN_CMD_ARGS", "value": f"--bind 0.0.0.0:8000 --password {PLANTED}"},
     ]
+    dsn = f"postgres://app:{quote(PLANTED_URL, safe='')}@db.shop:5432/app"
+    container = {
+        "name": "api",
+        "image": "api:1",
+        "env": secret_env,
+        "command": ["gunicorn", "--keep-alive", "2", f"--db-dsn={dsn}"],
+        "args": [f"--db-password={PLANTED}", "--token", PLANTED, "--port=8000"],
+        "readinessProbe": {
+            "httpGet": {
+                "path": "/ready",
+                "port": 8000,
+                "httpHeaders": [{"name": "Authorization", "value": f"Bearer {PLANTED}"}],
+            }
+        },
+    }
     template = {
         "metadata": {"labels": {"app": "api"}},
         "spec": {
             "initContainers": [{"name": "migrate", "image": "api:1", "env": secret_env}],
-            "containers": [{"name": "api", "image": "api:1", "env": secret_env}],
+            "containers": [container],
         },
     }
     applied = orjson.dumps({"kind": "Deployment", "spec": {"template": template}}).decode()
@@ -115,6 +136,8 @@ def _planted_namespace() -> list[dict[str, Any]]:
             "data": {
                 "DATABASE_URL": f"postgres://app:{PLANTED}@db/app",
                 "proxy-read-timeout": "120",
+                # A setting the rules read, kept: what it shows of a credential goes.
+                "upstream-hash-by": f"$http_x_user token={PLANTED}",
             },
             "binaryData": {"keystore": base64.b64encode(PLANTED.encode()).decode()},
         },
@@ -123,7 +146,12 @@ def _planted_namespace() -> list[dict[str, Any]]:
             "kind": "Deployment",
             "metadata": {
                 "name": "api",
-                "annotations": {LAST_APPLIED: applied},
+                "annotations": {
+                    LAST_APPLIED: applied,
+                    "example.com/api-token": PLANTED,
+                    "example.com/notes": f"pull with Authorization: Bearer {PLANTED}",
+                    "example.com/signing-material": PRIVATE_KEY,
+                },
                 "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
                 **meta,
             },
@@ -174,10 +202,43 @@ def test_no_secret_value_is_captured(planted: FakeCluster, tmp_path: Path, name:
     assert code == 0, stderr
     assert "Secrets not read" in stdout
     data = _every_byte(out)
-    for form in (PLANTED, base64.b64encode(PLANTED.encode()).decode(), PLANTED[4:16]):
-        assert form.encode() not in data
+    for form in _encodings():
+        assert form.encode() not in data, form
     assert b"managedFields" not in data
     assert not [c for c in planted.server.calls if c.resource == "secrets"]
+
+
+def _encodings() -> list[str]:
+    """Every form a planted credential could leave in: plain, base64, URL-encoded."""
+    forms = []
+    for secret in (PLANTED, PLANTED_URL, "MIIEplantedZq9xW"):
+        forms += [secret, base64.b64encode(secret.encode()).decode(), quote(secret, safe="")]
+    return [*forms, PLANTED[4:16]]
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_no_planted_credential_is_in_any_report(
+    planted: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    code, _, stderr = capture(planted, tmp_path / "incident", "-n", "shop")
+    assert code == 0, stderr
+    live = ["--kubeconfig", str(planted.kubeconfig)]
+    offline = ["--bundle", str(tmp_path / "incident")]
+    for source in (live, offline):
+        for target in (["api"], ["--all"]):
+            args = ["diagnose", *target, "-n", "shop", *source, "-o", output, "--no-color"]
+            code, out, err = _in_process(args, capsys)
+            assert code in {0, 1, 3}, err
+            for form in _encodings():
+                assert form not in out + err, (args, form)
+    # What the rules read is still there, and the flags keep their names.
+    captured = load_bundle([str(tmp_path / "incident")]).snapshot().get("Pod", "shop", "api-0")
+    assert captured is not None
+    container = captured.spec["containers"][0]
+    assert container["args"] == ["--db-password=<redacted>", "--token", "<redacted>", "--port=8000"]
+    assert container["command"][-1] == "--db-dsn=postgres://<redacted>@db.shop:5432/app"
+    gunicorn = container["env"][-1]
+    assert gunicorn["value"] == "--bind 0.0.0.0:8000 --password <redacted>"
 
 
 def test_captured_objects_keep_no_copy_of_their_applied_spec(
@@ -206,12 +267,20 @@ def test_the_manifest_says_what_when_where_and_what_was_redacted(
     files = {f["path"]: f for f in manifest["files"]}
     assert files["pods.json"] == {"path": "pods.json", "kind": "Pod", "count": 1}
     redacted = {r["object"]: r["fields"] for r in manifest["redacted"]}
-    assert redacted["ConfigMap/shop/api-config"] == ["data.DATABASE_URL", "binaryData.keystore"]
+    assert redacted["ConfigMap/shop/api-config"] == [
+        "data.DATABASE_URL",
+        "binaryData.keystore",
+        "data.upstream-hash-by",
+    ]
     assert "spec.initContainers[0].env[0].value" in redacted["Pod/shop/api-0"]
     assert f"metadata.annotations.{LAST_APPLIED}" in redacted["Deployment/shop/api"]
     configmaps = orjson.loads((tmp_path / "incident" / "configmaps.json").read_bytes())
     data = configmaps["items"][0]["data"]
-    assert data == {"DATABASE_URL": REDACTED, "proxy-read-timeout": "120"}  # a setting rules read
+    assert data == {  # settings rules read are kept, without the credentials they show
+        "DATABASE_URL": REDACTED,
+        "proxy-read-timeout": "120",
+        "upstream-hash-by": "$http_x_user token=<redacted>",
+    }
 
 
 def test_redact_copies_and_never_mutates() -> None:
@@ -220,7 +289,7 @@ def test_redact_copies_and_never_mutates() -> None:
     cleaned, fields = redact(deployment)
     assert orjson.dumps(deployment) == before
     containers = cleaned["spec"]["template"]["spec"]["containers"]
-    assert [e.get("value") for e in containers[0]["env"]] == [REDACTED, None, "120"]
+    assert [e.get("value") for e in containers[0]["env"]][:3] == [REDACTED, None, "120"]
     assert fields[0] == f"metadata.annotations.{LAST_APPLIED}"
 
 

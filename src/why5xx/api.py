@@ -62,6 +62,7 @@ class Cluster:
     context: str | None = None
     kubeconfig: str | None = None
     request_timeout: float = 10.0
+    deadline: float = 30.0  # the whole live read, credential plugin included
 
 
 def diagnose(
@@ -221,7 +222,9 @@ def connect(cluster: Cluster) -> Iterator[KubeApi]:
 
     try:
         api = KubeApi(
-            load_config(cluster.kubeconfig, cluster.context), timeout=cluster.request_timeout
+            load_config(cluster.kubeconfig, cluster.context),
+            timeout=cluster.request_timeout,
+            deadline=cluster.deadline,
         )
     except ClusterError as exc:
         raise Why5xxError(str(exc)) from exc

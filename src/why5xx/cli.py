@@ -4,6 +4,7 @@ report, prints, and exits. The only module that prints or exits."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -43,6 +44,40 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 # What `why5xx bench` scores: the incident threads, the scenarios, or both.
 CORPUS_ALL, CORPUS_REAL, CORPUS_SELF = "all", "real", "self"
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 30.0
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _share(text: str) -> float:
+    """A share between 0 and 1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        hint = f" ({value:g}% is {value / 100:g})" if 1 < value <= 100 else ""
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1{hint}")
+    return value
+
+
+def _debug_flag(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of an unexpected error (also WHY5XX_DEBUG=1)",
+    )
 
 
 def _cluster_flags() -> argparse.ArgumentParser:
@@ -54,10 +89,18 @@ def _cluster_flags() -> argparse.ArgumentParser:
     )
     flags.add_argument(
         "--request-timeout",
-        type=float,
-        default=10.0,
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
         metavar="SECONDS",
-        help="give up on an API call after this long (default: 10)",
+        help=f"give up on one API call after this long (default: {DEFAULT_REQUEST_TIMEOUT:g})",
+    )
+    flags.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on the whole read of the cluster, credential plugin included, "
+        f"after this long (default: {DEFAULT_TIMEOUT:g})",
     )
     flags.add_argument(
         "-v",
@@ -75,6 +118,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     cluster = _cluster_flags()
     parser.add_argument("--version", action="version", version=f"why5xx {__version__}")
+    _debug_flag(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     diag = commands.add_parser(
@@ -341,11 +385,16 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
         "as scenario directories, instead of scoring",
     )
     bench.add_argument(
-        "--min-top1", type=float, metavar="SHARE", help="exit 1 when top-1 is below SHARE"
+        "--min-top1",
+        type=_share,
+        metavar="SHARE",
+        help="exit 1 when top-1 is below SHARE (0 to 1, e.g. 0.95)",
     )
     bench.add_argument("-o", "--output", choices=("text", "json", "markdown"), default="text")
     bench.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     bench.set_defaults(run=_bench)
+    for command in commands.choices.values():
+        _debug_flag(command, default=argparse.SUPPRESS)  # the top-level flag's value stands
     return parser
 
 
@@ -473,7 +522,10 @@ def _cluster(args: argparse.Namespace) -> AbstractContextManager[KubeApi]:
     """A connection to the cluster of `--context`/`--kubeconfig`; what makes
     the cluster unusable becomes one line and exit 2."""
     cluster = api.Cluster(
-        context=args.context, kubeconfig=args.kubeconfig, request_timeout=args.request_timeout
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        request_timeout=args.request_timeout,
+        deadline=args.timeout,
     )
     return api.connect(cluster)
 
@@ -550,6 +602,11 @@ def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> bool
     for file in summary.files:
         if file.error:
             err.print(f"why5xx: {file.path}: {file.error}", markup=False)
+        elif not file.usable and file.lines:
+            err.print(
+                f"why5xx: {file.path}: none of its {file.lines:,} lines reads as {file.format}",
+                markup=False,
+            )
     return any(f.usable for f in summary.files)
 
 
@@ -740,12 +797,11 @@ def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
         if chosen.plans:
             self_result = replace(self_result, generated_seconds=chosen.generated_seconds)
     _print_bench(args.output, out, real_result, self_result)
-    below = (
-        self_result is not None
-        and args.min_top1 is not None
-        and self_result.overall.top1 < args.min_top1
-    )
-    return EXIT_FOUND if below else EXIT_OK
+    top1 = self_result.overall.top1 if self_result is not None else None
+    if top1 is not None and args.min_top1 is not None and top1 < args.min_top1:
+        err.print(f"why5xx: top-1 {top1:.2f} is below --min-top1 {args.min_top1:.2f}", markup=False)
+        return EXIT_FOUND
+    return EXIT_OK
 
 
 def _export(chosen: corpus.Corpus, target: Path, out: Console) -> int:
@@ -783,6 +839,21 @@ def _print_bench(
         out.print(bench_report.render_text(self_result))
 
 
+def _inputs(args: argparse.Namespace) -> str:
+    """What a command was reading, for the line that reports an unexpected error."""
+    named = [
+        *(getattr(args, "bundle", None) or ()),
+        *(getattr(args, "files", None) or ()),
+        *(getattr(args, "logs", None) or ()),
+        *(getattr(args, "paths", None) or ()),
+    ]
+    if named:
+        return ", ".join(named)
+    if hasattr(args, "request_timeout"):
+        return f"the cluster of context {args.context or '(current)'}"
+    return "its built-in data"
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:
     args = _parser(prog).parse_args(argv)
     out = _console(sys.stdout, args.no_color)
@@ -796,6 +867,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:
         code = 130
     except BrokenPipeError:
         code = EXIT_OK
+    except Exception as exc:  # the net: whatever escapes is one line and exit 2, never 1
+        if args.debug or os.environ.get("WHY5XX_DEBUG") not in (None, "", "0"):
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        err.print(
+            f"why5xx: error: {args.command} stopped on an unexpected "
+            f"{type(exc).__name__} reading {_inputs(args)}"
+            + (f": {detail}" if detail else "")
+            + " (--debug shows where; please report it)",
+            markup=False,
+        )
+        code = EXIT_INPUT
     sys.exit(code)
 
 

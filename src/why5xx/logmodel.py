@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from why5xx.model import iso
+from why5xx.scrub import scrub
 
 __all__ = ["iso"]  # where log code has always found it
 UNCLASSIFIED = "unclassified"
@@ -113,7 +114,7 @@ class CauseSummary:
             "upstreams": [u.to_json() for u in self.upstreams],
             "first": iso(self.first),
             "last": iso(self.last),
-            "example": self.example,
+            "example": scrub(self.example),
         }
         if self.candidates:
             out["candidates"] = list(self.candidates)

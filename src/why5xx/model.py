@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from why5xx.scrub import scrub
+
 
 class Severity(StrEnum):
     CRITICAL = "critical"
@@ -84,10 +86,10 @@ class Evidence:
         out: dict[str, Any] = {
             "object": str(self.object),
             "field": self.field,
-            "observed": self.observed,
+            "observed": scrub(self.observed),
         }
         if self.expected is not None:
-            out["expected"] = self.expected
+            out["expected"] = scrub(self.expected)
         if self.source is not None:
             out["source"] = self.source
         return out

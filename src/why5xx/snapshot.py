@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from why5xx.kube import parse_time
 from why5xx.model import ObjectRef
+from why5xx.wellformed import conform, event_problems
 
 _T = TypeVar("_T")
 
@@ -91,6 +92,8 @@ class Obj:
     # For a pod that stands in for a workload's pods (the input holds the
     # workload but none of its pods): the workload whose template it is.
     template_of: ObjectRef | None = None
+    # Fields of the wrong type, left out of `raw` (`wellformed.conform`).
+    problems: tuple[str, ...] = ()
 
     @property
     def ref(self) -> ObjectRef:
@@ -114,17 +117,25 @@ class Obj:
 
     @staticmethod
     def from_raw(raw: Mapping[str, Any], source: str, line: int | None = None) -> Obj:
-        metadata = raw.get("metadata") or {}
+        """The object as rules may read it: fields of the wrong type are
+        absent from `raw` and named in `problems`."""
+        if raw.get("kind") == "Event":  # read through typed accessors (`Event.from_obj`)
+            problems = event_problems(raw)
+        else:
+            raw, problems = conform(raw)
+        metadata = _mapping(raw.get("metadata"))
+        labels = metadata.get("labels")
         return Obj(
             kind=str(raw.get("kind", "")),
             api_version=str(raw.get("apiVersion", "")),
             namespace=str(metadata.get("namespace") or ""),
             name=str(metadata.get("name") or ""),
             uid=str(metadata.get("uid") or ""),
-            labels=metadata.get("labels") or _EMPTY,
+            labels=labels if labels and isinstance(labels, Mapping) else _EMPTY,
             raw=raw,
             source=source,
             line=line,
+            problems=problems,
         )
 
 
@@ -162,25 +173,26 @@ class Event:
 
     @staticmethod
     def from_obj(obj: Obj) -> Event:
+        """Events are the bulk of a bundle and are read only here, so they
+        skip `wellformed.conform` and are read through typed accessors."""
         raw = obj.raw
+        series = _mapping(raw.get("series"))
         if _is_events_v1(obj):
-            involved = raw.get("regarding") or {}
-            series = raw.get("series") or {}
-            count = series.get("count") or raw.get("deprecatedCount") or 1
+            involved = _mapping(raw.get("regarding"))
+            count = series.get("count") or raw.get("deprecatedCount")
             first = raw.get("deprecatedFirstTimestamp") or raw.get("eventTime")
             last = (
                 series.get("lastObservedTime")
                 or raw.get("deprecatedLastTimestamp")
                 or raw.get("eventTime")
             )
-            message = raw.get("note") or ""
+            message = raw.get("note")
             component = raw.get("reportingController") or (
-                (raw.get("deprecatedSource") or {}).get("component", "")
+                _mapping(raw.get("deprecatedSource")).get("component")
             )
         else:
-            involved = raw.get("involvedObject") or {}
-            series = raw.get("series") or {}
-            count = raw.get("count") or series.get("count") or 1
+            involved = _mapping(raw.get("involvedObject"))
+            count = raw.get("count") or series.get("count")
             first = raw.get("firstTimestamp") or raw.get("eventTime")
             last = (
                 series.get("lastObservedTime")
@@ -188,22 +200,34 @@ class Event:
                 or raw.get("eventTime")
                 or first
             )
-            message = raw.get("message") or ""
-            component = (raw.get("source") or {}).get("component") or raw.get(
-                "reportingComponent", ""
+            message = raw.get("message")
+            component = _mapping(raw.get("source")).get("component") or raw.get(
+                "reportingComponent"
             )
         return Event(
-            type=str(raw.get("type") or "Normal"),
-            reason=str(raw.get("reason") or ""),
-            message=str(message).strip(),
-            count=int(count),
+            type=_text(raw.get("type")) or "Normal",
+            reason=_text(raw.get("reason")),
+            message=_text(message).strip(),
+            count=count if isinstance(count, int) and count > 0 else 1,
             first=parse_time(first),
             last=parse_time(last) or parse_time(first),
             regarding=_ref(_regarding_key(involved, obj.namespace)),
-            field_path=str(involved.get("fieldPath") or ""),
-            component=str(component or ""),
+            field_path=_text(involved.get("fieldPath")),
+            component=_text(component),
             source=obj.source,
         )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else an empty one (a field of the wrong type is absent)."""
+    return value if isinstance(value, Mapping) else _NOTHING
+
+
+def _text(value: object) -> str:
+    """`value` as text if it is a single value, else ""."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) else ""
 
 
 def _is_events_v1(obj: Obj) -> bool:
@@ -214,9 +238,9 @@ def _is_events_v1(obj: Obj) -> bool:
 def _regarding_key(involved: Mapping[str, Any], namespace: str) -> tuple[str, str, str]:
     """(kind, namespace, name) of the object an event is about."""
     return (
-        str(involved.get("kind") or ""),
-        str(involved.get("namespace") or namespace),
-        str(involved.get("name") or ""),
+        _text(involved.get("kind")),
+        _text(involved.get("namespace")) or namespace,
+        _text(involved.get("name")),
     )
 
 
@@ -242,7 +266,7 @@ def _newest_timestamp(objects: Iterable[Obj]) -> datetime | None:
                 raw.get("lastTimestamp"),
                 raw.get("eventTime"),
                 raw.get("deprecatedLastTimestamp"),
-                (raw.get("series") or _NOTHING).get("lastObservedTime"),
+                _mapping(raw.get("series")).get("lastObservedTime"),
             ):
                 if isinstance(value, str) and value > newest:
                     newest = value
@@ -421,7 +445,7 @@ class Snapshot:
                 service = obj.labels.get(SERVICE_NAME_LABEL) or _slice_service(obj, by_key)
                 if service:
                     slices[(namespace, service)].append(obj)
-            elif kind == "Event":  # as Event.from_obj's `regarding`, inlined (hot)
+            elif kind == "Event":  # as Event.from_obj's `regarding`
                 raw = obj.raw
                 involved = (
                     raw.get("regarding")
@@ -429,14 +453,9 @@ class Snapshot:
                     or "note" in raw
                     or obj.api_version.startswith("events.k8s.io")
                     else raw.get("involvedObject")
-                ) or _NOTHING
-                events[
-                    (
-                        str(involved.get("kind") or ""),
-                        str(involved.get("namespace") or namespace),
-                        str(involved.get("name") or ""),
-                    )
-                ].append(obj)
+                )
+                if isinstance(involved, Mapping):
+                    events[_regarding_key(involved, namespace)].append(obj)
 
         return Snapshot(
             by_key=by_key,

@@ -54,7 +54,8 @@ def read_files(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Input:
     return Input(
         objects=bundle.objects,
         errors=tuple(e for e in bundle.errors if not e.not_an_object),
-        notes=notes,
+        # Read with a caveat (a field of the wrong type read as absent).
+        notes=(*notes, *(str(w) for w in bundle.warnings)),
     )
 
 

@@ -16,6 +16,7 @@ from why5xx.logmodel import (
     Timeline,
     UpstreamCount,
 )
+from why5xx.scrub import scrub
 
 _BARS = "▁▂▃▄▅▆▇█"
 _EXAMPLE_WIDTH = 220
@@ -79,11 +80,12 @@ def _cause(cause: CauseSummary) -> list[RenderableType]:
         Text(f"      also: {text} (x{count:,})", style="dim") for text, count in cause.signals[1:3]
     ]
     parts += [_upstream(u) for u in cause.upstreams[:5]]
-    span = f"{cause.first:%Y-%m-%d %H:%M:%S} to {cause.last:%H:%M:%S} UTC"
+    last = "%H:%M:%S" if cause.last.date() == cause.first.date() else "%Y-%m-%d %H:%M:%S"
+    span = f"{cause.first:%Y-%m-%d %H:%M:%S} to {cause.last.strftime(last)} UTC"
     parts.append(Text(f"      {span}", style="dim"))
     if cause.candidates:
         parts.append(Text("      fits: " + ", ".join(cause.candidates[:4]), style="dim"))
-    parts.append(Text(f"      e.g. {_cut(cause.example)}", style="dim"))
+    parts.append(Text(f"      e.g. {_cut(scrub(cause.example))}", style="dim"))
     return parts
 
 

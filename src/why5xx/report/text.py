@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from why5xx.model import Evidence, Finding, Report, Severity, Status
+from why5xx.scrub import scrub
 
 _STATUS_STYLE = {
     Status.FAILING: ("✗", "bold red"),
@@ -40,7 +41,7 @@ def _headline(report: Report) -> Text:
 def _evidence_line(evidence: Evidence) -> Text:
     line = Text("    ")
     line.append(str(evidence.object), style="cyan")
-    line.append(f"  {evidence.field} = {evidence.observed}")
+    line.append(f"  {evidence.field} = {scrub(evidence.observed)}")
     if evidence.expected is not None:
         line.append(f"  (expected {evidence.expected})", style="dim")
     if evidence.source:
@@ -140,7 +141,7 @@ def render_summary(reports: Sequence[Report]) -> RenderableType:
         if report.findings and report.status is not Status.HEALTHY:
             line.append(report.findings[0].title)
         elif report.healthy_evidence:
-            line.append(report.healthy_evidence[0].observed, style="dim")
+            line.append(scrub(report.healthy_evidence[0].observed), style="dim")
         lines.append(line)
     counts = {s: sum(r.status is s for r in reports) for s in Status}
     lines.append(

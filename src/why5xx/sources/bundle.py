@@ -31,6 +31,7 @@ GZIP_SUFFIX = ".gz"
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _GZIP_MAGIC = b"\x1f\x8b"
 JSON_SUFFIXES = (".json",)
+JSON_DEPTH_LIMIT = 1024  # orjson's
 STDIN = "-"
 
 _DROPPED_SECRET_FIELDS = ("data", "stringData")
@@ -275,6 +276,9 @@ def _json_values(data: bytes) -> Iterator[tuple[int, Any]]:
         yield 1, orjson.loads(data)
         return
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # no Kubernetes object nests 1,024 levels
+            yield 1, ValueError(f"nested deeper than {JSON_DEPTH_LIMIT} levels: {exc}")
+            return
         first_error: Exception = exc
     try:
         text = data.decode("utf-8")
@@ -293,6 +297,9 @@ def _json_values(data: bytes) -> Iterator[tuple[int, Any]]:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             yield index, exc if index > 1 else first_error
+            return
+        except RecursionError:
+            yield index, ValueError(f"nested deeper than {JSON_DEPTH_LIMIT} levels")
             return
         yield index, value
 
@@ -375,6 +382,10 @@ def _add_object(
     if "managedFields" in metadata or (raw.get("kind") == "Secret"):
         raw = clean(raw)
     obj = Obj.from_raw(raw, f"bundle:{source}", line)
+    reading.warnings.extend(
+        LoadError(source=f"{where}: {obj.ref}", message=problem, warning=True)
+        for problem in obj.problems
+    )
     reading.objects.append(obj)
     if listed:
         reading.listed.add((obj.kind, obj.namespace))

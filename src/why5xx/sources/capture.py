@@ -9,7 +9,10 @@ cluster gave.
 Nothing secret leaves the cluster: Secrets are never requested; ConfigMap
 values, container `env` values and the `last-applied-configuration`
 annotation (which repeats both) are replaced, except the settings rules
-read (`SETTINGS_KEPT`); `managedFields` are dropped.
+read (`SETTINGS_KEPT`); `managedFields` are dropped; annotations whose key
+names a credential are replaced; and every string kept (args, command,
+the settings kept, annotations, probe headers) is scrubbed of the
+credentials it shows (`why5xx.scrub`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import orjson
 
 from why5xx.appservers import capturable_env
+from why5xx.scrub import scrub_strings, secret_key
 from why5xx.sources.kinds import KINDS, NAMESPACE_KINDS, ReadPlan
 from why5xx.sources.kubeapi import KubeApi
 from why5xx.sources.live import LiveRead, read_namespace
@@ -115,8 +119,12 @@ def redact(raw: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     annotations = dict(metadata.get("annotations") or {})
     if LAST_APPLIED in annotations:
         del annotations[LAST_APPLIED]
-        metadata["annotations"] = annotations
         fields.append(f"metadata.annotations.{LAST_APPLIED}")
+    for key in [k for k, v in annotations.items() if secret_key(k) and v != REDACTED]:
+        annotations[key] = REDACTED
+        fields.append(f"metadata.annotations.{key}")
+    if annotations or "annotations" in metadata:
+        metadata["annotations"] = annotations
     out["metadata"] = metadata
     kind = str(out.get("kind", ""))
     if kind == "ConfigMap":
@@ -131,6 +139,11 @@ def redact(raw: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     if path is not None:
         out, env_fields = _redact_env(out, path)
         fields += env_fields
+    # What is kept (args, command, the env and ConfigMap settings rules
+    # read, annotations, probe headers) loses the credentials it shows.
+    scrubbed: list[str] = []
+    out = scrub_strings(out, scrubbed)
+    fields += [f for f in scrubbed if f not in fields]
     return out, tuple(fields)
 
 

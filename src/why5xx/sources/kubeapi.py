@@ -16,7 +16,10 @@ for the caller.
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -41,12 +44,12 @@ from why5xx.version import __version__
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 10.0  # one call
+DEFAULT_DEADLINE = 30.0  # a whole live run
 # Objects per list page. kubectl pages by 500; a diagnosis reads each list
 # once and whole, so bigger pages save round trips (a namespace's Events in
 # one call) while still bounding what one answer holds.
 PAGE_SIZE = 5000
-PLUGIN_TIMEOUT = 60.0
 EXEC_API_VERSIONS = (
     "client.authentication.k8s.io/v1",
     "client.authentication.k8s.io/v1beta1",
@@ -101,14 +104,17 @@ def _resolve_paths(config: dict[str, Any], directory: Path) -> None:
     the kubeconfig file that names them (before merging several files)."""
     for section, fields in _PATH_FIELDS.items():
         for entry in config.get(section + "s") or ():
-            body = entry.get(section) or {}
-            for name in fields:
-                if body.get(name) and not Path(body[name]).is_absolute():
+            body = entry.get(section)
+            for name in fields if isinstance(body, dict) else ():
+                if isinstance(body.get(name), str) and not Path(body[name]).is_absolute():
                     body[name] = str(directory / body[name])
     for entry in config.get("users") or ():
-        spec = (entry.get("user") or {}).get("exec") or {}
+        user = entry.get("user")
+        spec = user.get("exec") if isinstance(user, dict) else None
+        if not isinstance(spec, dict):
+            continue
         command = spec.get("command")
-        if command and os.sep in command and not Path(command).is_absolute():
+        if isinstance(command, str) and os.sep in command and not Path(command).is_absolute():
             spec["command"] = str(directory / command)
 
 
@@ -124,6 +130,12 @@ def _merge(paths: Sequence[Path]) -> dict[str, Any]:
             raise ClusterError(f"cannot read kubeconfig {path}: {_one_line(exc)}") from exc
         if not isinstance(loaded, dict):
             raise ClusterError(f"cannot read kubeconfig {path}: not a kubeconfig")
+        for key in ("clusters", "users", "contexts"):
+            entries = loaded.get(key) or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ClusterError(
+                    f"cannot read kubeconfig {path}: {key} is not a list of entries with names"
+                )
         _resolve_paths(loaded, path.parent)
         for key in ("clusters", "users", "contexts"):
             for entry in loaded.get(key) or ():
@@ -164,8 +176,8 @@ def load_config(
         raise ClusterError(f"kubeconfig {existing[0]} has no contexts")
     try:
         config = KubeConfig.from_dict(merged, fname=existing[0]).get(context_name=context)
-    except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        names = ", ".join(c["name"] for c in merged["contexts"])
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        names = ", ".join(str(c.get("name")) for c in merged["contexts"])
         wanted = context or merged.get("current-context") or "(none set)"
         raise ClusterError(
             f"context {wanted} is not usable in {existing[0]} ({_one_line(exc)}); "
@@ -184,18 +196,41 @@ def _in_cluster(service_account: Path) -> SingleConfig:
     return config
 
 
+class Deadline:
+    """One time budget for everything a live run asks of the cluster: each
+    API call and each run of a credential plugin gets what is left of it,
+    at most `per_call` seconds."""
+
+    def __init__(self, total: float, per_call: float) -> None:
+        self.total = total
+        self.per_call = per_call
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def budget(self) -> float:
+        """Seconds the next step may take; 0 when the deadline has passed."""
+        return max(0.0, min(self.per_call, self.total - self.elapsed()))
+
+
 class ExecCredentialAuth(httpx2.Auth):
     """An exec credential plugin (`aws eks get-token`, `gke-gcloud-auth-plugin`,
     `kubelogin`...): run it, send its token, run it again when the token
     expires or the server answers 401. The plugin gets the
     `KUBERNETES_EXEC_INFO` it expects (non-interactive: why5xx never
-    prompts) and at most `PLUGIN_TIMEOUT` seconds."""
+    prompts) and what is left of the deadline (at most the request
+    timeout); when it does not answer in time, it is killed with every
+    process it started. A failure is remembered: the plugin is not run
+    again by every waiting request."""
 
-    def __init__(self, spec: UserExec) -> None:
+    def __init__(self, spec: UserExec, deadline: Deadline) -> None:
         self.spec = spec
+        self.deadline = deadline
         self._lock = threading.Lock()
         self._bearer: str | None = None
         self._expires: datetime | None = None
+        self._failure: ClusterError | None = None
 
     def sync_auth_flow(
         self, request: httpx2.Request
@@ -211,9 +246,15 @@ class ExecCredentialAuth(httpx2.Auth):
         expired, or it is the one the server just refused (`stale`); one
         thread runs the plugin while the others wait for its token."""
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             expired = self._expires is not None and self._expires <= datetime.now(UTC)
             if self._bearer is None or expired or self._bearer == stale:
-                self._bearer, self._expires = self._run()
+                try:
+                    self._bearer, self._expires = self._run()
+                except ClusterError as exc:
+                    self._failure = exc
+                    raise
             return self._bearer
 
     def _run(self) -> tuple[str, datetime | None]:
@@ -229,29 +270,40 @@ class ExecCredentialAuth(httpx2.Auth):
         env.update((var.name, var.value) for var in spec.env or ())
         env["KUBERNETES_EXEC_INFO"] = orjson.dumps(info).decode()
         command = [spec.command, *(spec.args or ())]
+        budget = self.deadline.budget()
+        started = time.monotonic()
         try:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 command,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=PLUGIN_TIMEOUT,
-                check=False,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group, to end it whole
             )
         except FileNotFoundError as exc:
             hint = f": {spec.installHint.strip()}" if spec.installHint else ""
             raise ClusterError(f"credential plugin {spec.command} is not installed{hint}") from exc
+        except OSError as exc:
+            raise ClusterError(f"cannot run credential plugin {spec.command}: {exc}") from exc
+        try:
+            stdout, stderr = process.communicate(timeout=budget or None)
         except subprocess.TimeoutExpired as exc:
+            _kill_group(process)
             raise ClusterError(
-                f"credential plugin {spec.command} did not answer within {PLUGIN_TIMEOUT:.0f} s"
+                f"credential plugin {spec.command} did not answer within "
+                f"{time.monotonic() - started:.1f} s (--request-timeout/--timeout); "
+                "it was stopped"
             ) from exc
-        if done.returncode != 0:
-            detail = _one_line(done.stderr.decode(errors="replace")) or "no message"
+        finally:
+            _kill_group(process)  # what it left running in the background
+        if process.returncode != 0:
+            detail = _one_line(stderr.decode(errors="replace")) or "no message"
             raise ClusterError(
-                f"credential plugin {spec.command} failed (exit {done.returncode}): {detail}"
+                f"credential plugin {spec.command} failed (exit {process.returncode}): {detail}"
             )
         try:
-            status = orjson.loads(done.stdout)["status"]
+            status = orjson.loads(stdout)["status"]
             token = str(status["token"])
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise ClusterError(
@@ -260,25 +312,51 @@ class ExecCredentialAuth(httpx2.Auth):
         return f"Bearer {token}", parse_time(status.get("expirationTimestamp"))
 
 
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """End a plugin and every process in its group (a shell script's
+    children too), then reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=1)
+
+
 class KubeApi:
     """GET requests to one API server, thread-safe, each one logged."""
 
-    def __init__(self, config: SingleConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        config: SingleConfig,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+    ) -> None:
         self.context = config.context_name
         self.server = config.cluster.server
         self.namespace = config.namespace
         self.timeout = timeout
+        self.deadline = Deadline(deadline, timeout)
         user = config.user or User()
-        params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout)).httpx_params(
-            config._replace(user=user)
-        )
-        if user.exec is not None:
-            params["auth"] = ExecCredentialAuth(user.exec)
-        params["headers"] = {"Accept": "application/json", "User-Agent": f"why5xx/{__version__}"}
-        self._client = httpx2.Client(**params)
+        _check_files(config, user)
+        try:
+            params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout)).httpx_params(
+                config._replace(user=user)
+            )
+            if user.exec is not None:
+                params["auth"] = ExecCredentialAuth(user.exec, self.deadline)
+            params["headers"] = {
+                "Accept": "application/json",
+                "User-Agent": f"why5xx/{__version__}",
+            }
+            self._client = httpx2.Client(**params)
+        except (OSError, ValueError, ConfigError, httpx2.InvalidURL) as exc:
+            raise ClusterError(_unusable(config.context_name, exc)) from exc
         self._lock = threading.Lock()
         self._calls: list[ApiCall] = []
         self._server_time: datetime | None = None
+        # The first time the server could not be reached: later calls fail
+        # at once with it instead of waiting out their own timeouts.
+        self._unreachable: ClusterError | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -359,21 +437,42 @@ class KubeApi:
             ) from exc
 
     def _send(self, path: str, params: Mapping[str, str]) -> tuple[httpx2.Response, float]:
+        with self._lock:
+            unreachable = self._unreachable
+        if unreachable is not None:
+            raise unreachable
+        budget = self.deadline.budget()
+        if budget <= 0:
+            raise self._give_up(
+                ClusterError(
+                    f"gave up on the API server {self.server} (context {self.context}) after "
+                    f"{self.deadline.elapsed():.1f} s, the overall --timeout"
+                )
+            )
         started = time.perf_counter()
         try:
-            response = self._client.get(path, params=params)
+            response = self._client.get(path, params=params, timeout=httpx2.Timeout(budget))
         except httpx2.TimeoutException as exc:
-            self._log(path, params, 0, None, time.perf_counter() - started)
-            raise ClusterError(
-                f"the API server {self.server} (context {self.context}) did not answer "
-                f"within {self.timeout:g} s"
+            waited = time.perf_counter() - started
+            self._log(path, params, 0, None, waited)
+            limit = "--request-timeout" if budget >= self.timeout else "the overall --timeout"
+            raise self._give_up(
+                ClusterError(
+                    f"the API server {self.server} (context {self.context}) did not answer "
+                    f"within {waited:.1f} s ({limit})"
+                )
             ) from exc
         except httpx2.HTTPError as exc:
             self._log(path, params, 0, None, time.perf_counter() - started)
-            raise ClusterError(
-                f"cannot reach the API server {self.server} (context {self.context}): "
-                f"{_one_line(exc)}"
+            raise self._give_up(
+                ClusterError(
+                    f"cannot reach the API server {self.server} (context {self.context}): "
+                    f"{_one_line(exc)}"
+                )
             ) from exc
+        except (OSError, ValueError) as exc:  # TLS material that fails only when used
+            self._log(path, params, 0, None, time.perf_counter() - started)
+            raise self._give_up(ClusterError(_unusable(self.context, exc))) from exc
         date = response.headers.get("Date")
         if date:
             try:
@@ -385,6 +484,12 @@ class KubeApi:
                     if self._server_time is None or moment > self._server_time:
                         self._server_time = moment
         return response, time.perf_counter() - started
+
+    def _give_up(self, error: ClusterError) -> ClusterError:
+        with self._lock:
+            if self._unreachable is None:
+                self._unreachable = error
+            return self._unreachable
 
     def _log(
         self,
@@ -406,6 +511,36 @@ def _decode(response: httpx2.Response) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {"message": _one_line(response.text) or f"HTTP {response.status_code}"}
     return body if isinstance(body, dict) else {"message": "not a JSON object"}
+
+
+def _check_files(config: SingleConfig, user: User) -> None:
+    """The files a context names must exist: TLS says only "No such file"."""
+    named = (
+        ("certificate-authority", config.cluster.certificate_auth),
+        ("client-certificate", user.client_cert),
+        ("client-key", user.client_key),
+    )
+    for field, name in named:
+        if name and not Path(config.abs_file(name)).is_file():
+            raise ClusterError(
+                f"the kubeconfig of context {config.context_name} names {field} "
+                f"{config.abs_file(name)}, which does not exist: "
+                "fix the cluster or user entry, or pass --context"
+            )
+
+
+def _unusable(context: str, exc: BaseException) -> str:
+    """Why the TLS or server settings of a context cannot be used."""
+    if isinstance(exc, OSError) and exc.filename:
+        what = f"names {exc.filename}, which cannot be read: {exc.strerror or exc}"
+    elif isinstance(exc, binascii.Error):
+        what = f"holds *-data that is not valid base64 ({_one_line(exc)})"
+    else:
+        what = f"cannot be used: {_one_line(exc) or type(exc).__name__}"
+    return (
+        f"the kubeconfig of context {context} {what}: "
+        "fix the cluster or user entry, or pass --context"
+    )
 
 
 def _one_line(value: object) -> str:

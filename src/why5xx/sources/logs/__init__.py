@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import stat
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO
@@ -174,8 +175,10 @@ def _parallel_size(path: str) -> int:
     if path == STDIN or _workers() < 2:
         return 0
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe: reading would consume it
+            return 0
         with open(path, "rb") as handle:
-            if handle.read(2) == GZIP_MAGIC or not handle.seekable():
+            if handle.read(2) == GZIP_MAGIC:
                 return 0
             size = handle.seek(0, os.SEEK_END)
     except OSError:

@@ -13,7 +13,7 @@ that are not of the format without parsing them.
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import re
 import sys
 import zlib
@@ -41,6 +41,8 @@ class LineKind:
     """
 
     shape: re.Pattern[bytes]  # matches exactly once in every line of this kind
+    # None for a line of no interest; ValueError for a malformed one (a date
+    # that does not exist), which counts as unparsed.
     parse: Callable[[str], Record | None]
     # Matches in every line that may be a 5xx or an upstream error; None
     # parses every line of the kind (rare kinds: one pass instead of two).
@@ -62,9 +64,10 @@ class LogFormat:
     def parse(self, line: str) -> Record | None:
         """Any line of the format, 5xx or not (used to detect the format)."""
         for kind in self.kinds:
-            record = kind.parse(line)
-            if record is not None:
-                return record
+            with contextlib.suppress(ValueError):  # a malformed line: not of the format
+                record = kind.parse(line)
+                if record is not None:
+                    return record
         return None
 
 
@@ -131,21 +134,66 @@ class Tally:
 Other = Callable[[str], str | None]
 
 
+class GunzipStream:
+    """The text of gzip data (one member or several), read as far as it
+    goes: a truncated file gives every line before the cut, then one
+    `EOFError` that says so (`gzip.GzipFile` drops the block it was reading)."""
+
+    _PIECE = 1 << 16
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._ready = bytearray()
+        self._ended = False  # no more compressed input
+        self._in_member = False  # fed a member whose end has not come
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._ended and (size < 0 or len(self._ready) < size):
+            self._fill()
+        if self._ended and not self._ready and self._in_member:
+            self._in_member = False  # said once
+            raise EOFError("the gzip data ends early (a truncated file); the lines before it count")
+        taken = bytes(self._ready if size < 0 else self._ready[:size])
+        del self._ready[: len(taken)]
+        return taken
+
+    def _fill(self) -> None:
+        piece = self._raw.read(self._PIECE)
+        if not piece:
+            self._ended = True
+            return
+        while piece:
+            if self._inflate.eof:  # the next member of a concatenated gzip
+                self._inflate = zlib.decompressobj(wbits=31)
+            self._ready += self._inflate.decompress(piece)
+            self._in_member = not self._inflate.eof
+            piece = self._inflate.unused_data if self._inflate.eof else b""
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> GunzipStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def open_log(path: str, stdin: BinaryIO | None = None) -> BinaryIO:
     """A binary stream of the log's text: `-` is standard input; gzip is
     recognised by its magic bytes, whatever the file is called."""
     if path == STDIN:
         raw = stdin if stdin is not None else sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-        return gzip.GzipFile(fileobj=raw) if head == GZIP_MAGIC else raw  # type: ignore[return-value]
+        return GunzipStream(raw) if head == GZIP_MAGIC else raw  # type: ignore[return-value]
     try:
         handle = open(path, "rb")  # noqa: SIM115 (the caller closes the stream)
     except OSError as exc:
         raise LogInputError(f"{path}: {exc.strerror or exc}") from exc
-    if handle.read(2) == GZIP_MAGIC:
-        handle.seek(0)
-        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
-    handle.seek(0)
+    # peek, not read and seek: a pipe (`<(kubectl logs ...)`) cannot seek.
+    if handle.peek(2)[:2] == GZIP_MAGIC:
+        return GunzipStream(handle)  # type: ignore[return-value]
     return handle
 
 
@@ -269,10 +317,14 @@ def scan_block(
             if end < 0:
                 end = len(block)
             text = block[start:end].decode("utf-8", "replace").rstrip("\r")
-            record = kind.parse(text)
+            try:
+                record = kind.parse(text)
+                malformed = False
+            except ValueError:  # e.g. a date that does not exist (2026/02/31)
+                record, malformed = None, True
             if record is not None:
                 sink(record)
-            elif kind.strict and kind.shape.search(block, start - 1, end):
+            elif (kind.strict or malformed) and kind.shape.search(block, start - 1, end):
                 # It had the shape, so it was counted as recognised: it is
                 # another kind's line (an access line cut before its time), or
                 # a malformed one.
