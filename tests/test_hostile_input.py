@@ -226,9 +226,7 @@ def test_json_nested_beyond_the_decoder_limit_is_an_input_error(
     ["a: " + "[" * 200_000, "- " * 3000 + "x\n", "".join(" " * i + "a:\n" for i in range(400))],
     ids=["flow-bomb", "block-sequence", "block-mapping"],
 )
-def test_yaml_nested_deeply_ends_as_an_input_error_not_a_hang(
-    tmp_path: Path, text: str
-) -> None:
+def test_yaml_nested_deeply_ends_as_an_input_error_not_a_hang(tmp_path: Path, text: str) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(text)
     # A subprocess with a generous bound: the slow parser took 23-53 s on this.
