@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from fakeapi import Pki, exec_user, token_user, write_kubeconfig
-from why5xx import cli
+from why5xx import api
 from why5xx.cli import main
 
 SERVICE = {
@@ -271,7 +271,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2_and_debug_shows_it(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("the disk\nis on fire")
 
-    monkeypatch.setattr(cli.api, "load_snapshot", broken)
+    monkeypatch.setattr(api, "load_snapshot", broken)
     path = bundle(tmp_path, [SERVICE])
     code, _, err = run(["diagnose", "api", "--bundle", path], capsys)
     assert code == 2
