@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # browser downloads are not used); chromium-driver serves WebDriver clients.
 DEBIAN_PACKAGES := nginx haproxy goaccess chromium chromium-driver fonts-dejavu-core
 
-.PHONY: demo test test-deps lint bench docs report-example clean
+.PHONY: demo test test-deps lint bench bench-quick docs report-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,7 @@ report-example: test-deps
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/yaml_bench.py
 	$(BIN)/python bench/logs_bench.py
 	$(BIN)/python bench/live_bench.py
 	$(BIN)/python bench/lint_bench.py
@@ -73,6 +74,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/watch_bench.py
 	$(BIN)/why5xx bench --no-color
 	$(BIN)/why5xx bench --generate 2000 --seed 7 --no-color
+
+# Start-up and one small diagnosis, under a minute: for everyday use.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick --runs 5
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -30,8 +30,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,27 +57,57 @@ class Measure:
     cpu_seconds: float = 0.0  # median user + system time (the parse worker's included)
     goal: float | None = None
     note: str = ""
+    argv: list[str] = field(default_factory=list)
+    instructions: int | None = None  # callgrind's count of one run, where measured
+
+
+# Runs the measured command and reports its own wall time, peak RSS and CPU
+# time. The benchmark process itself cannot: a child it forks inherits its
+# memory high-water mark (Linux keeps it across exec), so every row showed the
+# benchmark's own peak once it had held a big bundle. A small launcher's child
+# starts from the launcher's few MB instead.
+_LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+elapsed = time.perf_counter() - start
+cpu = usage.ru_utime + usage.ru_stime
+report = (elapsed, usage.ru_maxrss, cpu, os.waitstatus_to_exitcode(status))
+os.write(int(sys.argv[1]), " ".join(map(str, report)).encode())
+"""
 
 
 def _run(
     argv: list[str], env: dict[str, str], stdout: Path | None = None
 ) -> tuple[float, float, float]:
     """Wall time, peak RSS (MB) and CPU time of one process (with its children)."""
-    sink = stdout.open("wb") if stdout else subprocess.DEVNULL
-    try:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    finally:
-        if stdout:
-            sink.close()  # type: ignore[union-attr]
+    read_end, write_end = os.pipe()
+    with (
+        stdout.open("wb") if stdout else open(os.devnull, "wb") as sink,
+        tempfile.TemporaryFile() as errors,
+    ):
+        launcher = subprocess.Popen(
+            [PYTHON, "-c", _LAUNCHER, str(write_end), *argv],
+            stdout=sink,
+            stderr=errors,
+            env=env,
+            cwd=ROOT,
+            pass_fds=(write_end,),
+        )
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reports:
+            report = reports.read().decode()
+        launcher.wait()
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if launcher.returncode != 0 or not report:
+        raise SystemExit(f"the launcher failed: {' '.join(argv)}\n{stderr}")
+    elapsed, peak_kb, cpu, code = report.split()
     # why5xx exits 1 when it found a cause: that is a result, not a failure.
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    if int(code) not in (0, 1):
+        raise SystemExit(f"failed ({code}): {' '.join(argv)}\n{stderr}")
+    return float(elapsed), int(peak_kb) / 1024, float(cpu)
 
 
 def measure(
@@ -106,9 +137,10 @@ def measure(
         seconds=statistics.median(times),
         runs=[round(t, 3) for t in times],
         peak_rss_mb=round(max(peaks), 1),
-        cpu_seconds=round(statistics.median(cpus), 2),
+        cpu_seconds=round(statistics.median(cpus), 3),
         goal=goal,
         note=note,
+        argv=argv,
     )
     _print_row(result)
     return result
@@ -193,7 +225,7 @@ def _python(code: str, *args: str) -> list[str]:
 
 
 def _print_header() -> None:
-    print(f"{'':44} {'median s':>9} {'cpu s':>6} {'peak RSS MB':>12}  {'goal':>6}  runs")
+    print(f"{'':52} {'median s':>9} {'cpu s':>6} {'peak RSS MB':>12}  {'goal':>6}  runs")
 
 
 def _print_row(m: Measure) -> None:
@@ -202,7 +234,7 @@ def _print_row(m: Measure) -> None:
         goal = ("ok " if m.seconds < m.goal else "MISS") + f"<{m.goal:g}"
     runs = " ".join(f"{t:.2f}" for t in m.runs)
     print(
-        f"{m.name:44} {m.seconds:9.2f} {m.cpu_seconds:6.2f} {m.peak_rss_mb:12.0f}  {goal:>6}  "
+        f"{m.name:52} {m.seconds:9.2f} {m.cpu_seconds:6.2f} {m.peak_rss_mb:12.0f}  {goal:>6}  "
         f"{runs}  {m.note}"
     )
     sys.stdout.flush()
@@ -253,12 +285,205 @@ def _accuracy(expected: dict[str, str], report: Any) -> dict[str, Any]:
     return dict(sorted(out.items(), key=lambda item: -item[1]["total"]))
 
 
+STARTUP_GOAL = 0.15  # `why5xx --version`
+SMALL_GOAL = 0.25  # one small example, whole process
+EXAMPLE = ROOT / "examples" / "selector-version-bump"
+
+
+def _why5xx() -> list[str]:
+    """The console script pip installs, as a user runs it (else `-m`)."""
+    script = Path(PYTHON).parent / "why5xx"
+    return [str(script)] if script.exists() else [PYTHON, "-m", "why5xx"]
+
+
+def _example_argv() -> list[str]:
+    """`why5xx diagnose` on one example, as `make demo` runs it."""
+    expected = (EXAMPLE / "expected.yaml").read_text()
+    fields = dict(
+        line.split(":", 1)
+        for line in expected.splitlines()
+        if line.startswith(("target:", "namespace:"))
+    )
+    bundle = sorted(str(p) for p in EXAMPLE.iterdir() if p.is_file() and p.name != "expected.yaml")
+    return [
+        *_why5xx(),
+        "diagnose",
+        fields["target"].strip(),
+        "-n",
+        fields["namespace"].strip(),
+        "--bundle",
+        *bundle,
+    ]
+
+
+def _importtime(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """`python -X importtime` of one command: the total, and the costliest
+    of our modules by their own time (in ms)."""
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-X",
+            "importtime",
+            "-c",
+            "import sys; from why5xx.cli import main; main()",
+            *argv,
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    own: dict[str, float] = {}
+    total = 0.0
+    for line in done.stderr.splitlines():
+        # import time: <self us> | <cumulative us> | <two spaces a level><module>
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        head, cumulative, name = line.split("|")
+        self_us = head.removeprefix("import time:").strip()
+        if not self_us.isdigit():
+            continue  # the header line
+        if not name[1:].startswith(" "):  # imported by the command itself
+            total += int(cumulative) / 1000
+        if name.strip().startswith("why5xx"):
+            own[name.strip()] = int(self_us) / 1000
+    costliest = dict(sorted(own.items(), key=lambda item: -item[1])[:5])
+    return {"total_ms": round(total, 1), "modules": len(own), "costliest_ms": costliest}
+
+
+def _instructions(argv: list[str], env: dict[str, str]) -> int | None:
+    """Instructions one run executes (valgrind's callgrind; None without
+    it): a count the other work on a shared machine does not change."""
+    if shutil.which("valgrind") is None:
+        return None
+    if argv[0] != PYTHON:  # the console script: run its code under this interpreter
+        argv = [PYTHON, *argv]
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    return None
+
+
+def _startup(env: dict[str, str], runs: int) -> list[Measure]:
+    """Start-up against the bare interpreter, measured in this run."""
+    rows = [
+        measure("floor: python -c pass", "baseline", [PYTHON, "-c", "pass"], env, runs),
+        measure(
+            "why5xx --version",
+            "why5xx",
+            [*_why5xx(), "--version"],
+            env,
+            runs,
+            goal=STARTUP_GOAL,
+        ),
+        measure(
+            f"diagnose examples/{EXAMPLE.name}, whole process",
+            "why5xx",
+            _example_argv(),
+            env,
+            runs,
+            goal=SMALL_GOAL,
+        ),
+    ]
+    for label, argv in (
+        ("--version", ["--version"]),
+        ("diagnose", _example_argv()[len(_why5xx()) :]),
+    ):
+        found = _importtime(argv, env)
+        costliest = ", ".join(f"{k} {v:.0f}" for k, v in found["costliest_ms"].items())
+        print(
+            f"  imports of {label}: {found['total_ms']:.0f} ms, {found['modules']} why5xx modules; "
+            f"costliest (own ms): {costliest}"
+        )
+    return rows
+
+
+# Issue 14's goals: (row, seconds, its floor row, the most of that floor).
+GOALS = (
+    ("why5xx --version", STARTUP_GOAL, "floor: python -c pass", None),
+    (f"diagnose examples/{EXAMPLE.name}, whole process", SMALL_GOAL, "floor: python -c pass", None),
+    ("one service, JSON", ONE_GOAL, "floor: read + orjson.loads (JSON)", 0.6),
+    ("whole bundle, JSON", WHOLE_GOAL, "floor: read + orjson.loads (JSON)", 1.8),
+    ("whole bundle, YAML, cached", WHOLE_GOAL, "floor: read + orjson.loads (JSON)", None),
+)
+
+
+def _goals(results: list[Measure]) -> list[dict[str, Any]]:
+    """The goals table: each row now, its goal, and its ratio to the floor
+    measured in this run. Judged on CPU time (user + system, the process and
+    its children): on a shared machine the wall clock mostly measures the
+    wait for a core; where the issue gives a ratio to the floor, the ratio."""
+    by_name = {m.name: m for m in results}
+    rows = []
+    print(
+        f"\n{'goal':52} {'wall s':>7} {'cpu s':>6} {'M instr':>8} {'goal s':>7} {'x floor':>8} "
+        f"{'goal x':>7}  verdict (on cpu)"
+    )
+    for name, seconds, floor_name, most in GOALS:
+        row, floor = by_name.get(name), by_name.get(floor_name)
+        if row is None or floor is None:
+            continue
+        ratio = row.cpu_seconds / max(floor.cpu_seconds, 0.001)
+        met = ratio <= most if most is not None else row.cpu_seconds <= seconds
+        goal_x = f"{most:g}" if most is not None else "-"
+        instructions = f"{row.instructions / 1e6:,.0f}" if row.instructions else "-"
+        print(
+            f"{name:52} {row.seconds:7.2f} {row.cpu_seconds:6.2f} {instructions:>8} "
+            f"{seconds:7.2f} {ratio:8.2f} "
+            f"{goal_x:>7}  {'met' if met else 'MISSED'}"
+        )
+        rows.append(
+            {
+                "name": name,
+                "wall_seconds": row.seconds,
+                "cpu_seconds": row.cpu_seconds,
+                "instructions": row.instructions,
+                "goal_seconds": seconds,
+                "floor": floor_name,
+                "cpu_ratio_to_floor": round(ratio, 2),
+                "goal_ratio": most,
+                "met": met,
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="why5xx benchmark (see bench/run.py)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measure (median)")
     parser.add_argument("--regenerate", action="store_true", help="write bench/out/ again")
+    parser.add_argument(
+        "--quick", action="store_true", help="start-up only, under a minute (make bench-quick)"
+    )
     args = parser.parse_args(argv)
     runs: int = args.runs
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("WHY5XX_NO_CACHE", None)
+    load = os.getloadavg()[0]
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; runs: {runs}; "
+        f"load average {load:.1f}"
+        + ("  (busy: other work skews these numbers; compare the ratios)" if load > 0.5 else "")
+        + "\n"
+    )
+    _print_header()
+    results: list[Measure] = _startup(env, runs)
+    if args.quick:
+        _goals(results)
+        (OUT / "results-quick.json").parent.mkdir(exist_ok=True)
+        (OUT / "results-quick.json").write_text(
+            json.dumps({"results": [asdict(m) for m in results]}, indent=2) + "\n"
+        )
+        return 0
 
     manifest = _ensure_generated(args.regenerate)
     yaml_file = OUT / manifest["yaml"]
@@ -271,27 +496,16 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = OUT / "cache"
     shutil.rmtree(cache, ignore_errors=True)
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), NO_COLOR="1")
-    env.pop("WHY5XX_NO_CACHE", None)
-    why5xx = [PYTHON, "-m", "why5xx", "diagnose"]
+    env["XDG_CACHE_HOME"] = str(cache)
+    why5xx = [*_why5xx(), "diagnose"]
     whole = ["--all", "-A"]
     service = [f"service/{one['name']}", "-n", one["namespace"]]
 
     print(
-        f"cluster: {counts['Pod']:,} pods, {counts['Service']:,} services, "
+        f"\ncluster: {counts['Pod']:,} pods, {counts['Service']:,} services, "
         f"{counts['Event']:,} events, {sum(counts.values()):,} objects; "
         f"YAML {yaml_mb:.0f} MB (one List), JSON {json_mb:.0f} MB ({len(json_files)} files)"
     )
-    load = os.getloadavg()[0]
-    print(
-        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; runs: {runs}; "
-        f"load average {load:.1f}"
-        + ("  (busy: other work skews these numbers)" if load > 0.5 else "")
-        + "\n"
-    )
-    _print_header()
-
-    results: list[Measure] = []
     add = results.append
     # --- baselines
     add(
@@ -429,7 +643,9 @@ def main(argv: list[str] | None = None) -> int:
         instead = f"  instead: {wrong}" if wrong else ""
         print(f"  {cause:26} {row['right']:5}/{row['total']:<5}{instead}")
 
+    goals = _goals(results)
     summary = {
+        "goals_table": goals,
         "machine": {
             "cores": os.cpu_count(),
             "python": platform.python_version(),

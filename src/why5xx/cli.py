@@ -4,6 +4,7 @@ report, prints, and exits. The only module that prints or exits."""
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import signal
@@ -14,31 +15,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from rich.console import Console, RenderableType
-from rich.progress import Progress
-
-from why5xx import api, docs
-from why5xx.benchmark import corpus, generate, real, score
-from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings, read_plan
 from why5xx.errors import InputError
-from why5xx.lint import config as lint_config
-from why5xx.lint import docs as lint_docs
-from why5xx.lint.checks import CHECKS
-from why5xx.lint.inputs import Input, read_files, read_live
-from why5xx.lint.manifests import Manifests
-from why5xx.lint.runner import lint
-from why5xx.logmodel import LogSummary
-from why5xx.model import Report, Status
-from why5xx.report import bench as bench_report
-from why5xx.report import bench_real as bench_real_report
-from why5xx.report import json as json_report
-from why5xx.report import lint_github, lint_json, lint_sarif, lint_text, logs_json, logs_text
-from why5xx.report import text as text_report
-from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
-from why5xx.sources import decode, logs
 from why5xx.version import __version__
 
+# Each command imports what it needs when it runs: `why5xx --version` and
+# `why5xx diagnose` must not pay for lint, the benchmark or the log readers.
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from why5xx.benchmark import corpus, real, score
+    from why5xx.engine import Target
+    from why5xx.lint.inputs import Input
+    from why5xx.logmodel import LogSummary
+    from why5xx.model import Report
+    from why5xx.snapshot import Snapshot
     from why5xx.sources.kubeapi import ApiCall, KubeApi
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -78,6 +68,23 @@ def _debug_flag(parser: argparse.ArgumentParser, default: object) -> None:
         default=default,
         help="show the traceback of an unexpected error (also WHY5XX_DEBUG=1)",
     )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Fills in the lists that would cost an import at every start (the log
+    formats, the --fail-on levels): only `--help` pays for them."""
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        text = super()._expand_help(action)
+        if "{log_formats}" in text:
+            from why5xx.sources import logs  # noqa: PLC0415
+
+            text = text.replace("{log_formats}", ", ".join(f.name for f in logs.FORMATS))
+        if "{fail_on}" in text:
+            from why5xx.lint import config  # noqa: PLC0415
+
+            text = text.replace("{fail_on}", ", ".join(config.FAIL_ON))
+        return text
 
 
 def _cluster_flags() -> argparse.ArgumentParser:
@@ -120,8 +127,9 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"why5xx {__version__}")
     _debug_flag(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_command = functools.partial(commands.add_parser, formatter_class=_HelpFormatter)
 
-    diag = commands.add_parser(
+    diag = add_command(
         "diagnose",
         parents=[cluster],
         help="name the cause of a Service's or Ingress's 5xx, with evidence and a fix",
@@ -185,7 +193,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     diag.set_defaults(run=_diagnose)
 
-    capture = commands.add_parser(
+    capture = add_command(
         "capture",
         parents=[cluster],
         help="save a namespace's state as a bundle for a ticket (secrets redacted)",
@@ -203,13 +211,13 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     capture.set_defaults(run=_capture, no_color=False)
 
-    rules = commands.add_parser(
+    rules = add_command(
         "rules",
         help="list the rules: cause id, HTTP status, severity, summary",
         description="List every rule, in causal order (docs/rules/README.md).",
     )
     rules.set_defaults(run=_rules, no_color=False)
-    explain = commands.add_parser(
+    explain = add_command(
         "explain",
         help="print the documentation of the rule for a cause",
         description="Print the documentation of the rule for CAUSE (docs/rules/CAUSE.md).",
@@ -217,7 +225,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     explain.add_argument("cause", help="a cause id, e.g. selector-mismatch (see `why5xx rules`)")
     explain.set_defaults(run=_explain, no_color=False)
 
-    logs_cmd = commands.add_parser(
+    logs_cmd = add_command(
         "logs",
         help="summarise the 5xx of proxy logs: by status, service, upstream pod, cause, time",
         description="Summarise the 5xx in proxy logs (ingress-nginx, nginx error.log, "
@@ -227,8 +235,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     logs_cmd.add_argument(
         "--format",
         metavar="F",
-        help="read every file as F instead of detecting it: "
-        + ", ".join(f.name for f in logs.FORMATS),
+        help="read every file as F instead of detecting it: {log_formats}",
     )
     logs_cmd.add_argument(
         "--bundle",
@@ -247,7 +254,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     logs_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     logs_cmd.set_defaults(run=_logs)
 
-    lint_cmd = commands.add_parser(
+    lint_cmd = add_command(
         "lint",
         parents=[cluster],
         help="find the 5xx in manifests before they ship (files, helm/kustomize output, --live)",
@@ -275,8 +282,8 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     lint_cmd.add_argument(
         "--fail-on",
-        choices=tuple(lint_config.FAIL_ON),
-        help="exit 1 on a finding at or above this level (default: error, or .why5xx.yaml's)",
+        metavar="LEVEL",
+        help="exit 1 on a finding at or above LEVEL: {fail_on} (default: error, or .why5xx.yaml's)",
     )
     lint_cmd.add_argument(
         "--config", metavar="FILE", help="default: .why5xx.yaml here or in a parent directory"
@@ -286,7 +293,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     lint_cmd.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     lint_cmd.set_defaults(run=_lint)
 
-    watch = commands.add_parser(
+    watch = add_command(
         "watch",
         parents=[cluster],
         help="run in the cluster: diagnose Services as their endpoints fall, export metrics",
@@ -326,7 +333,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     watch.set_defaults(run=_watch, no_color=False)
 
-    mcp = commands.add_parser(
+    mcp = add_command(
         "mcp",
         help="serve the diagnosis to AI agents (Model Context Protocol), read-only",
         description="Serve why5xx's tools (diagnose_service, diagnose_ingress, diagnose_all, "
@@ -355,7 +362,7 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     mcp.set_defaults(run=_mcp, no_color=False)
 
-    bench = commands.add_parser(
+    bench = add_command(
         "bench",
         help="score the diagnosis: on real incident threads, and on scenarios with known causes",
         description="Without PATH or --generate: first the real corpus (public incident "
@@ -399,6 +406,8 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
 
 
 def _console(stream: object, no_color: bool) -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
     return Console(
         file=stream,  # type: ignore[arg-type]
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
@@ -409,6 +418,8 @@ def _console(stream: object, no_color: bool) -> Console:
 
 def _load_snapshot(paths: Sequence[str], errors: Console, namespace: str) -> Snapshot:
     """The bundle's snapshot; objects that name no namespace go to `namespace`."""
+    from why5xx import api  # noqa: PLC0415
+
     return api.load_snapshot(paths, None, namespace, warn=_warner(errors))
 
 
@@ -420,6 +431,8 @@ def _warner(errors: Console) -> Callable[[str], None]:
 def _exit_code(reports: Sequence[Report]) -> int:
     """1 when a cause was found, else 3 when a target could not be judged
     (never 0: a CI gate must not read "unknown" as "healthy"), else 0."""
+    from why5xx.model import Status  # noqa: PLC0415
+
     if any(r.status in (Status.FAILING, Status.DEGRADED, Status.LIKELY) for r in reports):
         return EXIT_FOUND
     return EXIT_UNKNOWN if any(r.status is Status.UNKNOWN for r in reports) else EXIT_OK
@@ -437,6 +450,7 @@ def _with_timelines(
     if args.output not in ("markdown", "html") and not (args.timeline and args.output == "json"):
         return list(reports)
     from why5xx import timeline  # noqa: PLC0415 (only these outputs need it)
+    from why5xx.model import Status  # noqa: PLC0415
 
     return [
         report
@@ -448,6 +462,9 @@ def _with_timelines(
 
 def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableType | str:
     """`verbose`: the text lists each rule not checked."""
+    from why5xx.report import json as json_report  # noqa: PLC0415
+    from why5xx.report import text as text_report  # noqa: PLC0415
+
     if output == "json":
         return json_report.render_report(report)
     if output == "markdown":
@@ -463,6 +480,9 @@ def _render_report(output: str, report: Report, *, verbose: bool) -> RenderableT
 
 def _render_reports(output: str, reports: Sequence[Report]) -> RenderableType | str:
     """`--all`: every report, worst first."""
+    from why5xx.report import json as json_report  # noqa: PLC0415
+    from why5xx.report import text as text_report  # noqa: PLC0415
+
     if output == "json":
         return json_report.render_reports(reports)
     if output == "markdown":
@@ -477,6 +497,10 @@ def _render_reports(output: str, reports: Sequence[Report]) -> RenderableType | 
 
 
 def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx.engine import Target, TargetNotFound, diagnose, diagnose_all, holdings  # noqa: PLC0415
+    from why5xx.snapshot import DEFAULT_NAMESPACE  # noqa: PLC0415
+    from why5xx.sources import decode  # noqa: PLC0415
+
     if args.all == bool(args.target):
         raise InputError("name one target (e.g. service/checkout) or pass --all, not both")
     if args.no_cache:
@@ -521,6 +545,8 @@ def _print(out: Console, rendered: RenderableType | str) -> None:
 def _cluster(args: argparse.Namespace) -> AbstractContextManager[KubeApi]:
     """A connection to the cluster of `--context`/`--kubeconfig`; what makes
     the cluster unusable becomes one line and exit 2."""
+    from why5xx import api  # noqa: PLC0415
+
     cluster = api.Cluster(
         context=args.context,
         kubeconfig=args.kubeconfig,
@@ -537,6 +563,7 @@ def _print_calls(calls: Sequence[ApiCall], seconds: float, err: Console) -> None
 
 
 def _live_snapshot(args: argparse.Namespace, err: Console) -> tuple[Snapshot, str]:
+    from why5xx.engine import Target, read_plan  # noqa: PLC0415
     from why5xx.sources import live  # noqa: PLC0415 (see _cluster)
 
     with _cluster(args) as api:
@@ -556,6 +583,7 @@ def _live_snapshot(args: argparse.Namespace, err: Console) -> tuple[Snapshot, st
 
 
 def _capture(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx.engine import read_plan  # noqa: PLC0415
     from why5xx.sources import capture  # noqa: PLC0415 (see _cluster)
 
     target = Path(args.output)
@@ -583,11 +611,15 @@ def _capture(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _rules(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx import docs  # noqa: PLC0415 (the rule registry, only when asked for)
+
     out.print(docs.rule_list(), markup=False, highlight=False, emoji=False)
     return EXIT_OK
 
 
 def _explain(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx import docs  # noqa: PLC0415 (see _rules)
+
     try:
         rule = docs.find_rule(args.cause)
     except docs.UnknownCause as exc:
@@ -613,6 +645,9 @@ def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> bool
 def _log_evidence(
     args: argparse.Namespace, snap: Snapshot, target: Target, err: Console
 ) -> LogSummary:
+    from why5xx import api  # noqa: PLC0415
+    from why5xx.sources import logs  # noqa: PLC0415
+
     services = logs.target_services(snap, target.kind, target.namespace, target.name)
     fmt = api.parse_log_format(args.log_format)
     summary = logs.summarize_for(args.logs, snap, services, fmt=fmt)
@@ -626,6 +661,11 @@ def _log_evidence(
 
 
 def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx import api  # noqa: PLC0415
+    from why5xx.report import logs_json, logs_text  # noqa: PLC0415
+    from why5xx.snapshot import DEFAULT_NAMESPACE  # noqa: PLC0415
+    from why5xx.sources import logs  # noqa: PLC0415
+
     fmt = api.parse_log_format(args.format)
     snap = _load_snapshot(args.bundle, err, DEFAULT_NAMESPACE) if args.bundle else None
     summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
@@ -645,6 +685,9 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _lint_input(args: argparse.Namespace, err: Console) -> tuple[Input, str]:
+    from why5xx.engine import read_plan  # noqa: PLC0415
+    from why5xx.lint.inputs import read_files, read_live  # noqa: PLC0415
+
     if args.live == bool(args.paths):
         raise InputError("name files or directories of manifests (- for stdin), or --live")
     if not args.live:
@@ -658,6 +701,16 @@ def _lint_input(args: argparse.Namespace, err: Console) -> tuple[Input, str]:
 
 
 def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx.lint import config as lint_config  # noqa: PLC0415
+    from why5xx.lint import docs as lint_docs  # noqa: PLC0415
+    from why5xx.lint.checks import CHECKS  # noqa: PLC0415
+    from why5xx.lint.manifests import Manifests  # noqa: PLC0415
+    from why5xx.lint.runner import lint  # noqa: PLC0415
+    from why5xx.report import lint_github, lint_json, lint_sarif, lint_text  # noqa: PLC0415
+
+    if args.fail_on is not None and args.fail_on not in lint_config.FAIL_ON:
+        levels = ", ".join(lint_config.FAIL_ON)
+        raise InputError(f"--fail-on: {args.fail_on!r} is not one of {levels}")
     try:
         if args.list_checks or args.explain:
             text = lint_docs.check_list() + "\n"
@@ -765,12 +818,16 @@ def _progress(err: Console, total: int) -> Iterator[Callable[[int], None] | None
     if not err.is_terminal:
         yield None
         return
+    from rich.progress import Progress  # noqa: PLC0415
+
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("scoring", total=total)
         yield lambda done: progress.advance(task, done)
 
 
 def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from why5xx.benchmark import corpus, real, score  # noqa: PLC0415
+
     self_only = bool(args.paths or args.generate or args.export)
     if self_only and args.corpus == CORPUS_REAL:
         raise InputError("--corpus real scores the incident threads: give no PATH or --generate")
@@ -807,6 +864,8 @@ def _bench(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _export(chosen: corpus.Corpus, target: Path, out: Console) -> int:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"{target} exists: name a new or empty directory")
+    from why5xx.benchmark import generate  # noqa: PLC0415
+
     written = generate.export(chosen.generated(), target)
     out.print(f"wrote {written} scenarios to {target}", markup=False, highlight=False)
     return EXIT_OK
@@ -819,6 +878,9 @@ def _print_bench(
     self_result: score.BenchResult | None,
 ) -> None:
     """The real corpus first, then self-consistency."""
+    from why5xx.report import bench as bench_report  # noqa: PLC0415
+    from why5xx.report import bench_real as bench_real_report  # noqa: PLC0415
+
     if output == "json":
         rendered = bench_real_report.render_json(real_result, self_result)
         out.print(rendered, markup=False, highlight=False)
