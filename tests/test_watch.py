@@ -25,6 +25,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from fakeapi.fixtures import CONTEXT, FakeCluster, StartCluster
+from why5xx.leader import Elector
 from why5xx.sources.kubeapi import KubeApi, load_config
 from why5xx.watch import Metrics, Watcher, serve
 
@@ -214,3 +215,92 @@ def test_the_command_watches_posts_to_the_webhook_and_stops_on_sigterm(
     assert "selector-mismatch" in posted["text"]
     assert posted["report"]["verdict"] == "selector-mismatch"
     assert len(_Hook.posted) == 1  # one finding, posted once
+
+
+@dataclass
+class Replica:
+    """A watcher with its metrics endpoint, started."""
+
+    watcher: Watcher
+    port: int
+    closers: list[Callable[[], None]]
+
+    def stop(self) -> None:
+        if not self.watcher.stop.is_set():
+            self.watcher.close()
+            for close in self.closers:
+                close()
+
+
+def _replica(cluster: FakeCluster, **options: Any) -> Replica:
+    api = KubeApi(load_config(str(cluster.kubeconfig), CONTEXT), timeout=5)
+    options = {"debounce": 0.1, "watch_seconds": 5, "pause": 0.05, **options}
+    watcher = Watcher(api, ["shop"], Metrics(), **options)
+    server = serve(watcher, ("127.0.0.1", 0))
+    watcher.start()
+    return Replica(
+        watcher=watcher, port=server.server_address[1], closers=[server.shutdown, api.close]
+    )
+
+
+def _findings(port: int) -> set[tuple[str, ...]]:
+    return {labels for labels, value in samples(port, "why5xx_findings").items() if value}
+
+
+def test_events_are_posted_once_per_new_finding(fake_cluster: StartCluster) -> None:
+    cluster = fake_cluster([SHOP], writable=("events",))
+    replica = _replica(cluster, events=True)
+    store = cluster.server.store
+    resource = next(r for r in store.resources if r.plural == "events" and not r.group)
+
+    def ours() -> list[Any]:
+        found, _ = store.select(resource, "shop", (), ())
+        return [s.raw for s in found if s.raw.get("reason") == "Why5xx"]
+
+    try:
+        eventually(lambda: FINDING in _findings(replica.port))
+        eventually(lambda: bool(ours()))
+        store.put({**_items()[("Service", "cart")]})  # more changes: no second Event
+        time.sleep(0.5)
+    finally:
+        replica.stop()
+    (event,) = ours()
+    assert event["involvedObject"]["name"] == "checkout"
+    assert event["type"] == "Warning"
+    assert event["message"].startswith("selector-mismatch: ")
+    posts = [c for c in cluster.server.calls if c.method == "POST"]
+    assert [c.path for c in posts] == ["/api/v1/namespaces/shop/events"]
+
+
+def test_of_two_replicas_only_the_leader_reports_and_the_other_takes_over(
+    fake_cluster: StartCluster,
+) -> None:
+    cluster = fake_cluster([SHOP], writable=("leases",))
+    replicas: dict[str, tuple[Replica, Elector]] = {}
+    for identity in ("replica-a", "replica-b"):
+        api = KubeApi(load_config(str(cluster.kubeconfig), CONTEXT), timeout=5)
+        elector = Elector(api, "shop", "why5xx", identity, duration=1.0, retry=0.1)
+        replicas[identity] = (_replica(cluster, elector=elector), elector)
+
+    def leaders() -> list[str]:
+        return [name for name, (_, elector) in replicas.items() if elector.leading.is_set()]
+
+    try:
+        eventually(lambda: len(leaders()) == 1)
+        first = leaders()[0]
+        other = next(name for name in replicas if name != first)
+        eventually(lambda: FINDING in _findings(replicas[first][0].port))
+        time.sleep(0.5)
+        assert _findings(replicas[other][0].port) == set()  # never reported twice
+
+        replicas[first][0].stop()  # releases the Lease
+        eventually(lambda: leaders() == [other])
+        eventually(lambda: FINDING in _findings(replicas[other][0].port))
+    finally:
+        for replica, _ in replicas.values():
+            replica.stop()
+    store = cluster.server.store
+    leases = next(r for r in store.resources if r.plural == "leases")
+    lease = store.get(leases, "shop", "why5xx")
+    assert lease is not None
+    assert lease.raw["spec"]["leaseTransitions"] >= 1

@@ -8,6 +8,7 @@ import functools
 import math
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -330,6 +331,23 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "--webhook", metavar="URL", help="POST each new finding as JSON (a Slack-style text field)"
+    )
+    watch.add_argument(
+        "--events",
+        action="store_true",
+        help="also post a Warning Event (reason Why5xx) on each Service with a new finding "
+        "(needs `create events`)",
+    )
+    watch.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="hold a Lease so that of several replicas only one reports (needs get, create "
+        "and update on leases)",
+    )
+    watch.add_argument(
+        "--leader-namespace",
+        metavar="NS",
+        help="--leader-elect: the Lease's namespace (default: the context's or the pod's)",
     )
     watch.set_defaults(run=_watch, no_color=False)
 
@@ -754,7 +772,7 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _watch(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from why5xx import watch  # noqa: PLC0415 (prometheus_client only for this command)
+    from why5xx import leader, watch  # noqa: PLC0415 (prometheus_client only for this command)
 
     host, _, port = args.metrics_address.rpartition(":")
     if not host or not port.isdigit():
@@ -762,6 +780,11 @@ def _watch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not 0 <= args.threshold <= 1 or not args.debounce >= 0:
         raise InputError("--threshold is a share from 0 to 1, --debounce seconds from 0")
     with _cluster(args) as api:
+        elector = None
+        if args.leader_elect:
+            identity = os.environ.get("POD_NAME") or socket.gethostname()
+            namespace = args.leader_namespace or api.namespace
+            elector = leader.Elector(api, namespace, "why5xx", identity)
         metrics = watch.Metrics()
         watcher = watch.Watcher(
             api,
@@ -770,6 +793,8 @@ def _watch(args: argparse.Namespace, out: Console, err: Console) -> int:
             debounce=args.debounce,
             threshold=args.threshold,
             webhook=args.webhook,
+            events=args.events,
+            elector=elector,
             notify=_warner(err),
         )
         try:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,10 +33,11 @@ from prometheus_client import (
 )
 
 from why5xx.engine import Target, diagnose
+from why5xx.leader import Elector
 from why5xx.model import Report, Severity, Status
 from why5xx.snapshot import Obj, Snapshot
 from why5xx.sources.kinds import KINDS
-from why5xx.sources.kubeapi import KubeApi
+from why5xx.sources.kubeapi import ClusterError, KubeApi
 from why5xx.sources.watch import Change, ChangeType, Reflector, Restart
 
 # What the rules of a Service read most; kinds the cluster does not serve are
@@ -54,6 +56,7 @@ WATCHED = (
     "HorizontalPodAutoscaler",
 )
 ServiceKey = tuple[str, str]  # namespace, name
+EVENT_REASON = "Why5xx"
 
 
 class Metrics:
@@ -123,6 +126,8 @@ class Watcher:
         debounce: float = 5.0,
         threshold: float = 0.5,
         webhook: str | None = None,
+        events: bool = False,
+        elector: Elector | None = None,
         notify: Callable[[str], None] = lambda message: None,
         watch_seconds: int = 290,
         pause: float = 1.0,
@@ -132,6 +137,9 @@ class Watcher:
         self.debounce = debounce
         self.threshold = threshold
         self.webhook = webhook
+        self.events = events  # post a Kubernetes Event on each Service with a new finding
+        self.elector = elector  # None: this process always reports
+        self._was_leading = False
         self.notify = notify  # one line per problem (a refused webhook)
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -161,6 +169,9 @@ class Watcher:
             name = f"why5xx-watch-{reflector.spec.kind}"
             self._threads.append(threading.Thread(target=reflector.run, name=name, daemon=True))
         self._threads.append(threading.Thread(target=self._diagnose_due, daemon=True))
+        if self.elector is not None:
+            elector = threading.Thread(target=self.elector.run, args=(self.stop,), daemon=True)
+            self._threads.append(elector)
         for thread in self._threads:
             thread.start()
         return self
@@ -248,7 +259,7 @@ class Watcher:
         while not self.stop.is_set():
             self._wake.wait(timeout=0.2)
             self._wake.clear()
-            if not self.ready:
+            if not self.ready or not self._leading():
                 continue
             with self._lock:
                 now = time.monotonic()
@@ -260,6 +271,26 @@ class Watcher:
                 snap = Snapshot.build(objects, now=self.api.server_time, listed=WATCHED)
                 for service in due:
                     self._diagnose(snap, service)
+
+    def _leading(self) -> bool:
+        """Whether this process reports. A replica that loses the Lease takes
+        its findings back (the new leader reports them); one that gains it
+        diagnoses every Service without ready endpoints, as at start."""
+        leading = self.elector is None or self.elector.leading.is_set()
+        if leading == self._was_leading:
+            return leading
+        self._was_leading = leading
+        with self._lock:
+            if leading:
+                for service, counted in self._state.endpoints.items():
+                    if counted.ready == 0 or counted.terminating:
+                        self._state.due.setdefault(service, time.monotonic())
+                return True
+            reported, self._state.reported = self._state.reported, {}
+        for service, found in reported.items():
+            for cause, severity in found:
+                self.metrics.findings.remove(*service, cause, severity)
+        return False
 
     def _diagnose(self, snap: Snapshot, service: ServiceKey) -> None:
         namespace, name = service
@@ -284,8 +315,45 @@ class Watcher:
         if report is None:  # the Service is gone
             with contextlib.suppress(KeyError):
                 self.metrics.ready.remove(*service)
-        elif found - before and self.webhook:
-            self._post(report)
+        elif found - before:
+            if self.webhook:
+                self._post(report)
+            if self.events:
+                self._event(report)
+
+    def _event(self, report: Report) -> None:
+        """A Warning Event on the Service, as `kubectl describe service` shows it."""
+        target, top = report.target, report.findings[0]
+        service = self._state.objects.get(("Service", target.namespace, target.name))
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{target.name}.why5xx-", "namespace": target.namespace},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "namespace": target.namespace,
+                "name": target.name,
+                "uid": service.uid if service is not None else "",
+            },
+            "reason": EVENT_REASON,
+            "type": "Warning",
+            "message": f"{top.cause}: {top.title}. Fix: {top.fix.summary}"[:1024],
+            "source": {"component": "why5xx"},
+            "reportingComponent": "why5xx",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        path = f"/api/v1/namespaces/{target.namespace}/events"
+        try:
+            answer = self.api.write("POST", path, event)
+        except ClusterError as exc:
+            self.notify(f"event on Service {target.namespace}/{target.name}: {exc}")
+            return
+        if answer.status >= 300:
+            self.notify(f"event on Service {target.namespace}/{target.name}: HTTP {answer.status}")
 
     def _post(self, report: Report) -> None:
         top = report.findings[0]

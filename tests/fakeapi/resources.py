@@ -95,6 +95,7 @@ BUILTIN: tuple[Resource, ...] = (
     _r("networking.k8s.io/v1", "IngressClass", "ingressclasses", False),
     _r("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True, "netpol"),
     _r("events.k8s.io/v1", "Event", "events", True, "ev"),
+    _r("coordination.k8s.io/v1", "Lease", "leases", True),
     _r(
         "apiextensions.k8s.io/v1",
         "CustomResourceDefinition",

@@ -133,6 +133,15 @@ class _Address:
     name: str | None
 
 
+def _group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
+    """(group, version, the rest) of an API path's parts."""
+    if parts[0] == "api" and len(parts) >= 2:
+        return "", parts[1], parts[2:]
+    if parts[0] == "apis" and len(parts) >= 3:
+        return parts[1], parts[2], parts[3:]
+    return None
+
+
 def status(code: int, reason: str, message: str, details: Mapping[str, str] | None = None) -> bytes:
     """A meta/v1 Status, as the API server answers errors."""
     body: dict[str, Any] = {
@@ -168,8 +177,13 @@ class FakeApiServer:
         aggregated_discovery: bool = True,
         bookmark_seconds: float = 1.0,
         denies: Iterable[Deny] = (),
+        writable: Iterable[str] = (),
     ) -> None:
         self.store = store
+        # Resources (plurals) that POST and PUT may write: `why5xx watch`'s
+        # opt-in Events and its leader-election Lease. Everything else stays
+        # read-only (405), so a test still sees any other write attempt.
+        self.writable = frozenset(writable)
         self.pki = pki
         self.tokens = dict(tokens) if tokens is not None else None
         self.now = now
@@ -292,12 +306,10 @@ class FakeApiServer:
             return self._discovery(request, core=True)
         if parts == ["apis"]:
             return self._discovery(request, core=False)
-        if parts[0] == "api" and len(parts) >= 2:
-            group, version, rest = "", parts[1], parts[2:]
-        elif parts[0] == "apis" and len(parts) >= 3:
-            group, version, rest = parts[1], parts[2], parts[3:]
-        else:
+        parsed = _group_version(parts)
+        if parsed is None:
             return _not_found()
+        group, version, rest = parsed
         if not rest:
             return self._resource_list(group, version)
         address = self._address(group, version, rest)
@@ -324,6 +336,41 @@ class FakeApiServer:
         if address.name is not None:
             return self._get(address)
         return self._list(request, address, labels, fields)
+
+    def write(self, method: str, path: str, body: bytes) -> _Reply:
+        """POST (create) or PUT (replace, with the resourceVersion it read:
+        409 Conflict when another writer came first) of a writable resource."""
+        parsed = _group_version(path.strip("/").split("/"))
+        address = self._address(*parsed) if parsed is not None else None
+        if address is None or address.resource.plural not in self.writable:
+            return _Reply(status=405, body=status(405, "MethodNotAllowed", "read-only"))
+        resource = address.resource
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _Reply(status=400, body=status(400, "BadRequest", str(exc)))
+        metadata = {**(raw.get("metadata") or {}), "namespace": address.namespace or ""}
+        if method == "POST" and not metadata.get("name") and metadata.get("generateName"):
+            metadata["name"] = f"{metadata['generateName']}{time.monotonic_ns() % 10**8:x}"
+        name = str(metadata.get("name") or "")
+        raw = {**raw, "kind": resource.kind, "apiVersion": resource.group_version}
+        raw["metadata"] = metadata
+        with self.store.changed:
+            existing = self.store.get(resource, address.namespace or "", name)
+            if method == "POST" and existing is not None:
+                message = f'{resource.qualified} "{name}" already exists'
+                return _Reply(status=409, body=status(409, "AlreadyExists", message))
+            if method == "PUT" and existing is None:
+                return _not_found()
+            if (
+                method == "PUT"
+                and existing is not None
+                and str(metadata.get("resourceVersion")) != str(existing.rv)
+            ):
+                message = f'Operation cannot be fulfilled on {resource.qualified} "{name}"'
+                return _Reply(status=409, body=status(409, "Conflict", message))
+            stored = self.store.put(raw)
+        return _Reply(status=201 if method == "POST" else 200, body=orjson.dumps(stored.raw))
 
     def _address(self, group: str, version: str, rest: list[str]) -> _Address | None:
         namespace: str | None = None
@@ -659,7 +706,29 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError):
             return True
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+    def _write(self) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path
+        user = app.authenticate(self.headers.get("Authorization"))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if user is None:
+            reply = _Reply(status=401, body=status(401, "Unauthorized", "Unauthorized"))
+        else:
+            reply = app.write(self.command, path, body)
+        app.record(
+            Call(
+                method=self.command,
+                path=path,
+                query={},
+                user=user or "",
+                status=reply.status,
+                seconds=0.0,
+            )
+        )
+        self._send(reply)
+
+    do_POST = do_PUT = _write
+    do_PATCH = do_DELETE = _refuse
 
     def _send(self, reply: _Reply) -> None:
         self.send_response(reply.status)

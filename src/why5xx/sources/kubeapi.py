@@ -74,11 +74,12 @@ class ApiCall:
     status: int  # 0 when no answer came
     items: int | None  # objects in a list answer
     seconds: float
+    method: str = "GET"
 
     def __str__(self) -> str:
         count = f", {self.items} items" if self.items is not None else ""
         answer = str(self.status) if self.status else "no answer"
-        return f"GET {self.path} -> {answer}{count} in {self.seconds * 1000:.1f} ms"
+        return f"{self.method} {self.path} -> {answer}{count} in {self.seconds * 1000:.1f} ms"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -412,6 +413,23 @@ class KubeApi:
                 return Answer(status=200, body=answer.body, items=tuple(items))
             query["continue"] = token
 
+    def write(self, method: str, path: str, body: Mapping[str, Any]) -> Answer:
+        """POST or PUT one object. Only `why5xx watch` writes, and only what
+        its user opted into: its leader-election Lease and, with `--events`,
+        Events about the Services it diagnosed. Nothing else ever writes."""
+        started = time.perf_counter()
+        try:
+            response = self._client.request(method, path, content=orjson.dumps(body))
+        except httpx2.HTTPError as exc:
+            raise ClusterError(
+                f"cannot reach the API server {self.server} (context {self.context}): "
+                f"{_one_line(exc)}"
+            ) from exc
+        self._log(
+            f"{method} {path}", None, response.status_code, None, time.perf_counter() - started
+        )
+        return Answer(status=response.status_code, body=_decode(response))
+
     def watch(self, path: str, params: Mapping[str, str], *, seconds: int) -> Iterator[Any]:
         """The events of one watch of a collection (`?watch=1`), as decoded
         JSON, until the server ends it after about `seconds`. A dropped or
@@ -498,11 +516,15 @@ class KubeApi:
         status: int,
         items: int | None,
         seconds: float,
+        *,
+        method: str = "GET",
     ) -> None:
         shown_params = {k: "..." if k == "continue" else v for k, v in (params or {}).items()}
         shown = path + (f"?{urlencode(shown_params, safe='=,()!')}" if shown_params else "")
         with self._lock:
-            self._calls.append(ApiCall(path=shown, status=status, items=items, seconds=seconds))
+            self._calls.append(
+                ApiCall(path=shown, status=status, items=items, seconds=seconds, method=method)
+            )
 
 
 def _decode(response: httpx2.Response) -> dict[str, Any]:
