@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -328,7 +329,17 @@ def test_watch_selectors_initial_events_and_expiry(
 
 
 def test_kubectl_watch_prints_a_deletion(cluster: FakeCluster, kubectl: Kubectl) -> None:
-    timer = threading.Timer(0.5, cluster.server.store.remove, args=("v1", "Pod", "shop", "web-2"))
+    def delete_once_watched() -> None:
+        # Not on a timer: a loaded machine may take longer than any fixed wait
+        # to start kubectl, and `--watch-only` shows nothing from before its watch.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if any(c.query.get("watch") == "true" for c in cluster.server.calls):
+                break
+            time.sleep(0.02)
+        cluster.server.store.remove("v1", "Pod", "shop", "web-2")
+
+    timer = threading.Thread(target=delete_once_watched)
     timer.start()
     done = kubectl(
         cluster.kubeconfig,
