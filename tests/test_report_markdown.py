@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 from markdown_it import MarkdownIt
 
@@ -26,6 +27,11 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return int(exit_info.value.code or 0), out
+
+
+def capture_json(example: Example, capsys: pytest.CaptureFixture[str]) -> str:
+    _, out = run([*example.diagnose_args(), "-o", "json"], capsys)
+    return out
 
 
 def html_of(markdown: str) -> str:
@@ -58,6 +64,10 @@ def test_every_example_opens_with_its_verdict(
         evidence = cells(html, "object")
         assert evidence
         assert all(len(row) == 5 for row in evidence)
+        # An evidence without `expected` has an empty cell, not an empty code span.
+        document = orjson.loads(capture_json(example, capsys))
+        expected = [e.get("expected") for e in document["findings"][0]["evidence"]]
+        assert [row[3] == "" for row in evidence] == [e is None for e in expected]
     else:
         assert "HEALTHY" in heading
         assert "Serving" in out
