@@ -197,8 +197,15 @@ def test_copy_button_copies_the_command(
         opened = open_report(context, diagnose_html(example, tmp_path, capsys))
         page = opened.page
         button = page.locator("section.finding-main button.copy").first
+        # Record the label's changes: it says "Copied" only for a moment.
+        button.evaluate(
+            """b => { window.labels = [];
+            new MutationObserver(() => window.labels.push(b.textContent))
+                .observe(b, {childList: true, characterData: true, subtree: true}); }"""
+        )
         button.click()
-        assert button.inner_text() == "Copied"
+        page.wait_for_function("window.labels.length > 0")
+        assert page.evaluate("window.labels")[0] == "Copied"
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == opened.document["findings"][0]["confirm"][0]
 
