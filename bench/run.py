@@ -394,6 +394,11 @@ def _startup(env: dict[str, str], runs: int) -> list[Measure]:
             goal=SMALL_GOAL,
         ),
     ]
+    for row in rows:
+        count = _instructions(row.argv, env)
+        if count is not None:
+            row.instructions = count
+            print(f"  {row.name}: {count / 1e6:,.0f} M instructions (callgrind)")
     for label, argv in (
         ("--version", ["--version"]),
         ("diagnose", _example_argv()[len(_why5xx()) :]),

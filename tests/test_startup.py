@@ -37,12 +37,19 @@ def test_version_imports_nothing_of_the_work() -> None:
     assert not {"rich", "yaml", "orjson", "importlib.metadata"} & modules
 
 
-def test_diagnose_imports_neither_lint_nor_the_benchmark_nor_the_live_client() -> None:
+def test_diagnose_imports_neither_lint_benchmark_log_readers_nor_live_client() -> None:
     modules = imported_by(
         "diagnose", "web", "-n", "shop", "--bundle", str(EXAMPLE / "shop.yaml"), "--no-color"
     )
     assert "why5xx.rules" in modules  # the diagnosis itself
-    unwanted = ("why5xx.lint", "why5xx.benchmark", "why5xx.docs", "lightkube", "jinja2")
+    unwanted = (
+        "why5xx.lint",
+        "why5xx.benchmark",
+        "why5xx.docs",
+        "why5xx.sources.logs",
+        "lightkube",
+        "jinja2",
+    )
     assert not [m for m in modules if m.startswith(unwanted)]
 
 

@@ -35,15 +35,14 @@ from why5xx.engine import diagnose as _diagnose
 from why5xx.engine import diagnose_all as _diagnose_all
 from why5xx.errors import InputError
 from why5xx.snapshot import DEFAULT_NAMESPACE, Snapshot
-from why5xx.sources import logs as log_sources
 from why5xx.sources.bundle import Bundle, bundle_of, load_bundle
-from why5xx.sources.logs.reader import LogFormat
 
 if TYPE_CHECKING:
     from why5xx.lint.model import LintReport
     from why5xx.logmodel import LogSummary
     from why5xx.model import Report
     from why5xx.sources.kubeapi import KubeApi
+    from why5xx.sources.logs.reader import LogFormat
 
 __all__ = ["Why5xxError", "analyze_logs", "diagnose", "diagnose_all", "lint"]
 
@@ -127,6 +126,8 @@ def analyze_logs(
     snap = None
     if bundle is not None or objects is not None:
         snap = load_snapshot(bundle, objects, DEFAULT_NAMESPACE, warn)
+    from why5xx.sources import logs as log_sources  # noqa: PLC0415 (see parse_log_format)
+
     summary = log_sources.summarize_logs(files, fmt=parse_log_format(log_format), snapshot=snap)
     _report_log_problems(summary, warn)
     if not any(f.usable for f in summary.files):
@@ -241,6 +242,8 @@ def _target_logs(
 ) -> LogSummary | None:
     """The logs' 5xx for the target's Services; None when no file could be read
     (the diagnosis then rests on the cluster state alone, and `warn` says so)."""
+    from why5xx.sources import logs as log_sources  # noqa: PLC0415 (see parse_log_format)
+
     services = log_sources.target_services(snap, target.kind, target.namespace, target.name)
     summary = log_sources.summarize_for(paths, snap, services, fmt=parse_log_format(log_format))
     _report_log_problems(summary, warn)
@@ -252,6 +255,10 @@ def _target_logs(
 
 def parse_log_format(name: str | None) -> LogFormat | None:
     """The log format named by `--log-format`/`--format` (None: detect it)."""
+    # The log readers only where logs are read: a diagnosis without them
+    # does not pay for their import.
+    from why5xx.sources import logs as log_sources  # noqa: PLC0415
+
     try:
         return log_sources.format_named(name) if name else None
     except ValueError as exc:
