@@ -39,7 +39,7 @@ from why5xx.logmodel import (
     TimelineEvent,
     UpstreamCount,
 )
-from why5xx.sources.logs.classify import candidates, refine
+from why5xx.sources.logs.classify import candidates, refine, settle, worker_fault
 from why5xx.sources.logs.record import Access, Notice, Record, Symptom
 
 # An error line belongs to an access line logged up to this many seconds
@@ -248,9 +248,9 @@ class Aggregator:
             second, service, upstream, status, symptom, signal, refinable, pair = key
             own = self._examples[(symptom, signal, upstream)]
             if refinable:
-                found = _error_for(
-                    errors.get(upstream) if upstream else by_request.get(pair), second, status
-                )
+                found = _error_for(by_request.get(pair), second, status) if pair[0] else None
+                if found is None:
+                    found = _error_for(errors.get(upstream), second, status)
                 if found is not None:
                     symptom, signal = found
             out.append(
@@ -388,11 +388,13 @@ def _cause_summary(
     )
 
 
-def _message_summary(group: MessageGroup, resolve: Resolve | None) -> MessageSummary:
+def _message_summary(
+    group: MessageGroup, resolve: Resolve | None, worker: str | None
+) -> MessageSummary:
     """A kind of message with its cause, decided (the line alone, or the pod
     behind its upstream, decides) or as ranked candidates."""
     pod = resolve(group.upstream) if resolve is not None and group.upstream else None
-    decided = refine(group.symptom, pod, group.last)
+    decided = settle(group.symptom, refine(group.symptom, pod, group.last), group.count, worker)
     details = group.details
     if group.pod and all(key != "pod" for key, _ in details):
         details = (*details, ("pod", group.pod))
@@ -427,13 +429,18 @@ def summarize(
     to pods (from a snapshot) and lets the pod decide ambiguous causes."""
     total = sum(g.count for g in groups)
     pods: dict[str, PodInfo | None] = {}
-    classified: list[Classified] = []
+    worker = worker_fault({m.symptom for m in messages})
+    decided: list[tuple[Group, PodInfo | None, str]] = []
     for group in groups:
         if resolve is not None and group.upstream and group.upstream not in pods:
             pods[group.upstream] = resolve(group.upstream)
         pod = pods.get(group.upstream)
         when = datetime.fromtimestamp(group.second, UTC)
-        classified.append((group, pod, refine(group.symptom, pod, when)))
+        decided.append((group, pod, refine(group.symptom, pod, when)))
+    races = sum(g.count for g, _, cause in decided if cause == "keepalive-race")
+    classified: list[Classified] = [
+        (group, pod, settle(group.symptom, cause, races, worker)) for group, pod, cause in decided
+    ]
     by_cause: defaultdict[str, list[tuple[Group, PodInfo | None]]] = defaultdict(list)
     statuses: Counter[int] = Counter()
     services: Counter[str] = Counter()
@@ -455,7 +462,7 @@ def summarize(
         insights=insights(classified) if insights is not None else (),
         messages=tuple(
             sorted(
-                (_message_summary(group, resolve) for group in messages),
+                (_message_summary(group, resolve, worker) for group in messages),
                 key=lambda m: (-m.count, m.family, m.signal, m.subject),
             )
         ),

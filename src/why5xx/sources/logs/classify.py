@@ -18,7 +18,6 @@ CAUSE_OF: dict[Symptom, str] = {
     Symptom.PREMATURE_CLOSE: "keepalive-race",
     Symptom.RESET: "keepalive-race",
     Symptom.READ_TIMEOUT: "upstream-timeout",
-    Symptom.CONNECT_TIMEOUT: "upstream-timeout",
     Symptom.NO_HEALTHY: "outlier-ejected",
     Symptom.HEADER_TOO_BIG: "upstream-header-too-big",
     Symptom.PROTOCOL: "backend-protocol-mismatch",
@@ -27,6 +26,9 @@ CAUSE_OF: dict[Symptom, str] = {
     Symptom.DNS: "external-name-dns",
     Symptom.NO_SERVICE: "ingress-backend-missing",
     Symptom.NO_INGRESS_CLASS: "ingress-class-missing",
+    # The app server killed a worker that overran its timeout: the backend is
+    # slower than a timeout on its path (here the app server's own).
+    Symptom.WORKER_TIMEOUT: "upstream-timeout",
 }
 # The causes a symptom fits, most likely first (after the decided one, if any).
 _NO_ENDPOINT = (
@@ -55,7 +57,13 @@ CANDIDATES: dict[Symptom, tuple[str, ...]] = {
     Symptom.UNREACHABLE: ("rollout-no-prestop", "network-policy-block"),
     Symptom.CONNECT_TIMEOUT: ("network-policy-block", "rollout-no-prestop", "upstream-timeout"),
     Symptom.READ_TIMEOUT: ("upstream-timeout",),
-    Symptom.PREMATURE_CLOSE: ("keepalive-race", "rollout-no-prestop", "oom-killed", "crash-loop"),
+    Symptom.PREMATURE_CLOSE: (
+        "keepalive-race",
+        "backend-protocol-mismatch",  # a TLS port spoken to in plain HTTP closes at once
+        "rollout-no-prestop",
+        "oom-killed",
+        "crash-loop",
+    ),
     Symptom.RESET: ("keepalive-race", "rollout-no-prestop", "oom-killed", "mtls-mismatch"),
     Symptom.HEADER_TOO_BIG: ("upstream-header-too-big",),
     Symptom.PROTOCOL: ("backend-protocol-mismatch", "mesh-port-protocol"),
@@ -113,6 +121,34 @@ def refine(symptom: Symptom, pod: PodInfo | None, when: datetime | None) -> str:
             # An unanswered SYN to a live pod that a policy isolates: dropped packets.
             return "network-policy-block"
     return CAUSE_OF.get(symptom, UNCLASSIFIED)
+
+
+# A keep-alive race shows in several failed requests, not in one or two (a
+# TLS port spoken to in plain HTTP, or a crash, closes a first request too).
+RACE_MIN_LINES = 3
+_CLOSED = frozenset({Symptom.PREMATURE_CLOSE, Symptom.RESET})
+# What an app server's own messages say killed its workers, most telling first.
+_WORKER_FAULTS = (
+    (Symptom.WORKER_TIMEOUT, "upstream-timeout"),
+    (Symptom.WORKER_KILLED, "oom-killed"),
+)
+
+
+def worker_fault(symptoms: set[Symptom]) -> str | None:
+    """The cause the app server's messages name for its workers' deaths."""
+    return next((cause for symptom, cause in _WORKER_FAULTS if symptom in symptoms), None)
+
+
+def settle(symptom: Symptom, decided: str, lines: int, worker: str | None) -> str:
+    """A decided cause, weighed against the rest of the input: a close while
+    the app server killed its workers is that kill, not a keep-alive race;
+    and fewer than RACE_MIN_LINES closed requests cannot show a race (they
+    stay candidates)."""
+    if symptom not in _CLOSED or decided != "keepalive-race":
+        return decided
+    if worker is not None:
+        return worker
+    return decided if lines >= RACE_MIN_LINES else UNCLASSIFIED
 
 
 def candidates(symptom: Symptom, decided: str = UNCLASSIFIED, status: int = 0) -> tuple[str, ...]:

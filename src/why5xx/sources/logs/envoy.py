@@ -255,7 +255,7 @@ def parse_debug(line: str) -> Notice | None:
 # (`retried and the latest reset reason: ...` after retries), `no healthy upstream`.
 _REPLY = re.compile(
     r"upstream connect error or disconnect/reset before headers\. (?:retried and the latest )?"
-    r"reset reason: (?P<reason>[a-z_ ]+?)\s*(?:,|\]|\"|$)"
+    r"reset reason: (?P<reason>[a-z_ ]+?)\s*(?:[,.\]\"]|$)"
     r"(?:\s*transport failure reason: (?P<transport>[^\]\"]*))?"
 )
 _NO_HEALTHY_REPLY = re.compile(r"(?:^|[\s\[:>\"])no healthy upstream(?:$|[\s\]<\"])")

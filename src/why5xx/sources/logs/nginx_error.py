@@ -19,8 +19,9 @@ from why5xx.sources.logs.record import Notice, Symptom, UpstreamError, host_port
 
 _PREFIX = r"^(?P<time>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>\w+)\] \d+#\d+: "
 _BODY = (
-    r"(?:\*\d+ )?(?P<msg>.*?)(?: while (?P<action>(?:(?! while )[^,])+))?"
-    r"(?:, client: (?P<client>[^,]+), server: [^,]*"
+    # The connection number, with its `*` (some builds and pastes drop it).
+    r"(?:\*?\d+ )?(?P<msg>.*?)(?: while (?P<action>(?:(?! while )[^,])+))?"
+    r"(?:, client: (?P<client>[^,]*), server: [^,]*"
     r"(?:, request: \"(?P<request>(?:[^\"\\]|\\.)*)\")?"
     r"(?:, subrequest: \"[^\"]*\")?(?:, upstream: \"(?P<upstream>[^\"]*)\")?"
     r"(?:, host: \"(?P<host>[^\"]*)\")?(?:, referrer: \"[^\"]*\")?.*"
@@ -57,6 +58,8 @@ _MESSAGES: tuple[tuple[re.Pattern[str], Symptom, int], ...] = tuple(
     for pattern, symptom, status in (
         (r"balancer\.lua.*error while setting current upstream peer", Symptom.DNS, 502),
         (r"^connect\(\) to 0\.0\.0\.1:80 failed \(22:", Symptom.DNS, 502),
+        # nginx's own resolver: no `resolver` configured, or the name does not resolve.
+        (r"^no resolver defined to resolve |could not be resolved \(\d+: ", Symptom.DNS, 502),
         (r"\(111: ", Symptom.REFUSED, 502),
         (r"\((?:113|101): ", Symptom.UNREACHABLE, 502),
         (r"^upstream timed out \(110: ", Symptom.READ_TIMEOUT, 504),
