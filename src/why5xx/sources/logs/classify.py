@@ -18,7 +18,6 @@ CAUSE_OF: dict[Symptom, str] = {
     Symptom.PREMATURE_CLOSE: "keepalive-race",
     Symptom.RESET: "keepalive-race",
     Symptom.READ_TIMEOUT: "upstream-timeout",
-    Symptom.NO_HEALTHY: "outlier-ejected",
     Symptom.HEADER_TOO_BIG: "upstream-header-too-big",
     Symptom.PROTOCOL: "backend-protocol-mismatch",
     Symptom.MTLS: "mtls-mismatch",
@@ -49,7 +48,9 @@ _NOT_ANSWERING = (
 )
 CANDIDATES: dict[Symptom, tuple[str, ...]] = {
     Symptom.NO_ENDPOINTS: _NO_ENDPOINT,
-    Symptom.NO_HEALTHY: ("outlier-ejected", *_NO_ENDPOINT),
+    # Envoy's "no healthy upstream": every host ejected, or none at all (a
+    # subset no pod matches, no ready endpoint); the line cannot tell which.
+    Symptom.NO_HEALTHY: ("outlier-ejected", "mesh-destination-missing", *_NO_ENDPOINT),
     Symptom.NO_SERVICE: ("ingress-backend-missing",),
     Symptom.NO_INGRESS_CLASS: ("ingress-class-missing",),
     Symptom.REFUSED: _NOT_ANSWERING,
