@@ -279,3 +279,45 @@ def test_main_format_access_lines_pair_with_errors_by_client_and_request(tmp_pat
     # to in plain HTTP): the causes it fits, not a confident keep-alive race.
     assert paired.cause == "unclassified"
     assert paired.candidates[:2] == ("keepalive-race", "backend-protocol-mismatch")
+
+
+def test_messages_match_through_the_ingress_host_and_path(tmp_path: Path) -> None:
+    """A line naming no Service, backend or pod IP, only the Host and path
+    an Ingress rule sends to the Service (an Envoy line of Contour, an nginx
+    message pasted without its date)."""
+    bundle = tmp_path / "shop.yaml"
+    bundle.write_text(
+        """apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: kibana, namespace: eck}
+  spec:
+    selector: {app: kibana}
+    ports: [{name: https, port: 5601, targetPort: 5601}]
+- apiVersion: networking.k8s.io/v1
+  kind: Ingress
+  metadata: {name: kibana, namespace: eck}
+  spec:
+    rules:
+    - host: kibana.example.com
+      http:
+        paths:
+        - path: /
+          pathType: Prefix
+          backend: {service: {name: kibana, port: {number: 5601}}}
+"""
+    )
+    log = tmp_path / "envoy.log"
+    line = (
+        '"GET / HTTP/1.1" 503 UC 0 95 2 - "88.255.X.X,192.168.X.X" "curl/7.68.0" '
+        '"860-194a-46df-a499-1419e2ccdb84" "{host}" "192.168.21.220:5601"'
+    )
+    log.write_text(
+        line.format(host="kibana.example.com") + "\n" + line.format(host="other.example.com") + "\n"
+    )
+    snap = load_bundle([str(bundle)]).snapshot()
+    summary = summarize_for([str(log)], snap, target_services(snap, "Ingress", "eck", "kibana"))
+    assert [dict(m.details)["host"] for m in summary.messages] == ["kibana.example.com"]
+    assert summary.messages[0].candidates[:2] == ("keepalive-race", "backend-protocol-mismatch")

@@ -363,7 +363,8 @@ def mentions(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Messag
     pod IPs: the Service they name (`shop/api`, or a bare `api` of NGINX
     Inc.), the proxy's backend name (`[shop-api-80]`, `shop_api_80`,
     `outbound|80||api.shop.svc.cluster.local`), a host name (the Service's
-    DNS name, an ExternalName's externalName), an Ingress that routes to it,
+    DNS name, an ExternalName's externalName), an Ingress that routes to it
+    or whose rule's host and path the line names,
     the pod a collector's prefix named, or an upstream pod the Service selects. Messages that name
     nothing (a gunicorn `WORKER TIMEOUT`) were given with this target: they
     count for it."""
@@ -389,11 +390,17 @@ def mentions(snap: Snapshot, service: Obj, resolve: Resolve) -> Callable[[Messag
         if any(backend.service == service.name for backend in ingress_backends(ingress))
     }
 
+    routes = _routes(snap, service)
+
     def match(message: MessageGroup) -> bool:
         checks: list[bool] = []
-        ingress = dict(message.details).get("ingress")
-        if ingress:
-            checks.append(ingress in routed_by)
+        details = dict(message.details)
+        if details.get("ingress"):
+            checks.append(details["ingress"] in routed_by)
+        if details.get("host") and routes:
+            # An Ingress rule's host and path: `GET /api/cart HTTP/1.1` on shop.example.com.
+            path = details.get("request", "").split(" ")[1:2] or ["/"]
+            checks.append(_on_route(routes, details["host"] + path[0].split("?", 1)[0]))
         if message.service:
             checks.append(message.service in (f"{service.namespace}/{service.name}", service.name))
         if message.backend:

@@ -127,6 +127,8 @@ def _as_notice(match: re.Match[str], details: str, cluster: str, line: str) -> N
     found = [("flags", match["flags"])] if match["flags"] != "-" else []
     if details:
         found.append(("details", details))
+    if match["authority"] not in ("", "-"):
+        found += [("host", match["authority"]), ("request", match["request"])]
     if match["request"] == "- - -":
         if not cluster.startswith("outbound|"):
             return None
