@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # browser downloads are not used); chromium-driver serves WebDriver clients.
 DEBIAN_PACKAGES := nginx haproxy goaccess chromium chromium-driver fonts-dejavu-core
 
-.PHONY: demo test test-deps lint bench bench-quick docs report-example clean
+.PHONY: demo test test-deps lint bench bench-quick docs report-example clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,12 +41,22 @@ lint: $(STAMP)
 test-deps: $(STAMP)
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make test needs the Debian packages$$missing, and only root can install them:"; \
+			echo "  sudo apt-get install -y --no-install-recommends$$missing"; \
+			exit 1; \
+		fi; \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 test: test-deps lint
 	$(BIN)/python -m pytest
+
+# The fuzzing suite with fresh random examples, many more than `make test` runs
+# (WHY5XX_FUZZ=deep: tests/test_fuzz.py), and the statistics of each test.
+fuzz: $(STAMP)
+	WHY5XX_FUZZ=deep $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 docs: $(STAMP)
 	$(BIN)/python -m why5xx.docs docs/rules

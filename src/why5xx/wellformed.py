@@ -15,7 +15,9 @@ the same mapping.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -38,6 +40,7 @@ class Shape(Enum):
     # `addresses`: strings in an EndpointSlice, mappings in Endpoints.
     MAPPINGS_OR_SCALARS = "a list"
     LIST_OR_MAPPING = "a list or a mapping"  # `namespaces`
+    COUNT_OR_PERCENT = "a count or a percentage"  # `maxUnavailable: 1`, `minAvailable: 50%`
     MAPPINGS_OR_SCALAR = "a list of mappings or a single value"  # `from`
 
 
@@ -91,6 +94,7 @@ FIELDS: Mapping[str, Shape] = {
         ),
     ),
     **_each(Shape.SCALAR, "controller ready serving terminating"),
+    **_each(Shape.COUNT_OR_PERCENT, "maxUnavailable maxSurge minAvailable"),
     **_each(_B, "hostNetwork optional"),
     **_each(
         _T,
@@ -135,22 +139,54 @@ KNOWN_KINDS = frozenset(
 # left unchecked rather than walked.
 MAX_DEPTH = 48
 _SCALAR_TYPES = (str, int, float, bool)
-_SCALARS: frozenset[type] = frozenset((str, int, float, bool, type(None)))
-_NULL = frozenset((type(None),))
-# Types a value of each shape may have that need no look inside.
+_PERCENT = re.compile(r"\d+%?")
+_SCALARS: frozenset[type] = frozenset((str, int, float, bool))
+_NOTHING: frozenset[type] = frozenset()
+# Types a value of each shape may have that need no look inside (a null
+# needs one: it is dropped, as the API server drops it).
 _SETTLED: Mapping[Shape, frozenset[type]] = {
-    **dict.fromkeys(Shape, _NULL),
-    Shape.TEXT: frozenset((str, type(None))),
-    Shape.INTEGER: frozenset((int, type(None))),
-    Shape.BOOLEAN: frozenset((bool, type(None))),
+    **dict.fromkeys(Shape, _NOTHING),
+    Shape.TEXT: frozenset((str,)),
+    Shape.INTEGER: frozenset((int,)),
+    Shape.BOOLEAN: frozenset((bool,)),
     Shape.SCALAR: _SCALARS,
     Shape.SCALAR_OR_MAPPING: _SCALARS,
     Shape.MAPPINGS_OR_SCALAR: _SCALARS,
 }
-_SETTLED_BY_TABLE: Mapping[int, Mapping[str, frozenset[type]]] = {
-    id(table): {name: _SETTLED[shape] for name, shape in table.items()}
-    for table in (FIELDS, _TOP, _METADATA)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Field name -> shape, and the types that settle each field at once."""
+
+    shapes: Mapping[str, Shape]
+    settled: Mapping[str, frozenset[type]]
+
+    @staticmethod
+    def of(shapes: Mapping[str, Shape]) -> _Table:
+        return _Table(shapes, {name: _SETTLED[shape] for name, shape in shapes.items()})
+
+
+_OBJECT_LISTS = {"conditions": _ML, "limits": _M, "namespaces": _SL}
+# The names whose type differs from kind to kind, as each kind has them.
+_BY_KIND: Mapping[str, Mapping[str, Shape]] = {
+    "Ingress": {"http": _M, "tls": _ML, "paths": _ML},
+    "VirtualService": {"http": _ML, "tcp": _ML, "tls": _ML, "match": _ML, "route": _ML},
+    "DestinationRule": {"tls": _M, "tcp": _M, "http": _M},
+    "EndpointSlice": {"conditions": _M},
+    "Gateway": {"namespaces": _M, "from": _T},
+    "NetworkPolicy": {"from": _ML, "to": _ML},
+    **dict.fromkeys(
+        _words("Pod Deployment ReplicaSet StatefulSet DaemonSet Job CronJob Node"), _OBJECT_LISTS
+    ),
 }
+_NESTED = _Table.of(FIELDS)
+_TABLES: Mapping[str, tuple[_Table, _Table]] = {
+    kind: (_Table.of({**FIELDS, **fields}), _Table.of({**_TOP, **fields}))
+    for kind, fields in _BY_KIND.items()
+}
+_DEFAULT_TABLES = (_NESTED, _Table.of(_TOP))
+_METADATA_TABLE = _Table.of(_METADATA)
 _LISTS = frozenset(
     (
         Shape.MAPPINGS,
@@ -166,8 +202,10 @@ def conform(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], tuple[str, ...]]
     mapping when none is), and one line per removal ("spec.selector is a
     list, not a mapping: read as absent")."""
     kind = raw.get("kind")
-    walk = _Walk(service=kind == "Service", known=kind in KNOWN_KINDS)
-    checked = walk.mapping(raw, "", 0, _TOP if walk.known else _METADATA)
+    known = kind in KNOWN_KINDS
+    nested, top = _TABLES.get(kind, _DEFAULT_TABLES) if isinstance(kind, str) else _DEFAULT_TABLES
+    walk = _Walk(service=kind == "Service", known=known, nested=nested)
+    checked = walk.mapping(raw, "", 0, top if known else _METADATA_TABLE)
     return checked, tuple(walk.problems)
 
 
@@ -194,9 +232,10 @@ _ABSENT: Any = _Absent()
 
 
 class _Walk:
-    def __init__(self, *, service: bool, known: bool) -> None:
+    def __init__(self, *, service: bool, known: bool, nested: _Table) -> None:
         self.service = service
         self.known = known
+        self.nested = nested
         self.problems: list[str] = []
 
     def mapping(
@@ -204,13 +243,13 @@ class _Walk:
         value: Mapping[str, Any],
         path: str,
         depth: int,
-        fields: Mapping[str, Shape] | None = None,
+        table: _Table | None = None,
     ) -> Mapping[str, Any]:
-        names = fields if fields is not None else FIELDS
-        settled = _SETTLED_BY_TABLE[id(names)]
+        chosen = table or self.nested
+        names, settled = chosen.shapes, chosen.settled
         changed: dict[str, Any] | None = None
         for key, item in value.items():
-            # Unknown fields, nulls (absent) and values of the right type
+            # Unknown fields and values of the right type
             # with nothing inside are the common case, settled by one lookup.
             types = settled.get(key)
             if types is None or type(item) in types:
@@ -230,8 +269,14 @@ class _Walk:
         return value if changed is None else changed
 
     def check(self, item: Any, shape: Shape, where: str, depth: int) -> Any:
+        if item is None:
+            return _ABSENT  # null is absent: no rule need tell `x: null` from no `x`
         if depth > MAX_DEPTH:
             return item
+        if shape is Shape.COUNT_OR_PERCENT:
+            whole = isinstance(item, int) and not isinstance(item, bool) and item >= 0
+            share = isinstance(item, str) and _PERCENT.fullmatch(item) is not None
+            return item if whole or share else self.wrong(item, shape, where)
         if shape is Shape.MAPPING:
             if not _is_mapping(item):
                 return self.wrong(item, shape, where)

@@ -133,7 +133,9 @@ def _merge(paths: Sequence[Path]) -> dict[str, Any]:
             raise ClusterError(f"cannot read kubeconfig {path}: not a kubeconfig")
         for key in ("clusters", "users", "contexts"):
             entries = loaded.get(key) or []
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries
+            ):
                 raise ClusterError(
                     f"cannot read kubeconfig {path}: {key} is not a list of entries with names"
                 )

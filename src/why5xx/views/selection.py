@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
+
 from why5xx.model import ObjectRef
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
 from why5xx.views.pods import pod_template_labels
@@ -84,27 +86,34 @@ def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> 
     with a single key, only a similar value (typo, rename, `-v2` suffix) or
     the same value under a similar key counts: otherwise every pod in the
     namespace would be a near miss.
+
+    Computed once per namespace and selector (two rules ask, and so does lint).
     """
+    key = ("near-misses", namespace, tuple(selector.items()))
+    return snap.derived(key, lambda: _near_misses(snap, namespace, selector))
+
+
+def _near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> list[NearMiss]:
     misses: list[NearMiss] = []
     for key, wanted in selector.items():
         if key in _GENERATED_LABELS:
             continue
         others = {k: v for k, v in selector.items() if k != key}
         candidates = {p.name for p in snap.pods_matching(namespace, others)} if others else None
-        for value, names in snap.pod_label_values(namespace, key).items():
-            if value == wanted:
+        values = snap.pod_label_values(namespace, key)
+        any_value = bool(others) and key not in _IDENTITY_KEYS
+        similar = None if any_value else _values(snap, namespace, key).similar(wanted)
+        for value, names in values.items():
+            if value == wanted or (similar is not None and value not in similar):
                 continue
             pods = names if candidates is None else names & candidates
-            any_value = bool(others) and key not in _IDENTITY_KEYS
-            if pods and (any_value or _similar(value, wanted)):
+            if pods:
                 misses.append(_near_miss(snap, namespace, key, wanted, value, None, pods))
         if others and candidates and key not in _IDENTITY_KEYS:
-            lacking = candidates - {
-                n for names in snap.pod_label_values(namespace, key).values() for n in names
-            }
+            lacking = candidates - _values(snap, namespace, key).pods
             if lacking:
                 misses.append(_near_miss(snap, namespace, key, wanted, None, None, lacking))
-        for other_key in snap.pod_label_keys(namespace):
+        for other_key in _label_keys(snap, namespace):
             if other_key == key or not _similar_key(other_key, key):
                 continue
             pods = snap.pod_label_values(namespace, other_key).get(wanted, frozenset())
@@ -121,6 +130,67 @@ def near_misses(snap: Snapshot, namespace: str, selector: Mapping[str, str]) -> 
             m.key,
         ),
     )
+
+
+class _Values:
+    """The values one label key has on a namespace's pods, indexed so that
+    the values `_similar` to a wanted one are found without comparing each
+    in Python: with 2,000 failing Services and 2,000 values that was 4
+    million SequenceMatcher runs. Equal and contained values come from
+    lookups and one substring search; for the rest, rapidfuzz's Indel
+    similarity (2·LCS/(|a|+|b|), computed in C) is an upper bound of
+    difflib's ratio (whose matching blocks are a common subsequence), so
+    only the values it keeps are compared with difflib."""
+
+    def __init__(self, values: Mapping[str, frozenset[str]]) -> None:
+        self.lowered: dict[str, list[str]] = {}
+        for value in values:
+            self.lowered.setdefault(value.lower(), []).append(value)
+        self.choices = list(self.lowered)
+        # One text of every value, to find those containing a wanted one in C.
+        self.text = "\n" + "\n".join(self.choices) + "\n"
+        self.pods = frozenset(name for names in values.values() for name in names)
+
+    def similar(self, wanted: str) -> frozenset[str]:
+        """The values `_similar` to `wanted`."""
+        low = wanted.lower()
+        found = {low} if low in self.lowered else set()
+        if len(low) >= 3:
+            found |= self._containing(low)
+            found |= {
+                low[i:j]
+                for i in range(len(low))
+                for j in range(i + 3, len(low) + 1)
+                if low[i:j] in self.lowered
+            }
+        for choice, _, _ in process.extract(
+            low, self.choices, scorer=fuzz.ratio, score_cutoff=_SIMILARITY * 100 - 1e-6, limit=None
+        ):
+            if choice not in found and _similar(choice, low):
+                found.add(choice)
+        # (a value holding a newline would be cut by the text search: not a value)
+        return frozenset(v for f in found if f in self.lowered for v in self.lowered[f])
+
+    def _containing(self, low: str) -> set[str]:
+        found = set()
+        start = self.text.find(low)
+        while start >= 0:
+            begin = self.text.rfind("\n", 0, start) + 1
+            end = self.text.find("\n", start)
+            found.add(self.text[begin:end])
+            start = self.text.find(low, end)
+        return found
+
+
+def _values(snap: Snapshot, namespace: str, key: str) -> _Values:
+    return snap.derived(
+        ("label-values", namespace, key),
+        lambda: _Values(snap.pod_label_values(namespace, key)),
+    )
+
+
+def _label_keys(snap: Snapshot, namespace: str) -> frozenset[str]:
+    return snap.derived(("label-keys", namespace), lambda: snap.pod_label_keys(namespace))
 
 
 def _near_miss(

@@ -31,7 +31,10 @@ def recogniser(
         for message in messages:
             if message.shape.search(text) is None:
                 continue
-            record = message.parse(text)
+            try:
+                record = message.parse(text)
+            except ValueError:  # malformed (a date that does not exist): not this family
+                continue
             if record is not None:
                 if isinstance(record, Notice):
                     record = record.with_context(time=stripped.time, pod=stripped.pod)
@@ -42,7 +45,10 @@ def recogniser(
         for fmt in formats:
             for kind in fmt.kinds:
                 if kind.shaped(encoded):
-                    record = kind.parse(text)
+                    try:
+                        record = kind.parse(text)
+                    except ValueError:  # malformed: counted as unparsed
+                        return family
                     if record is not None:
                         sink(record)
                     return fmt.name
