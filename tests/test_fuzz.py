@@ -273,14 +273,14 @@ def broken_kubeconfigs(draw: st.DrawFn, valid: dict[str, Any]) -> dict[str, Any]
         path = draw(st.sampled_from(paths))
         parent: Any = config
         for key in path[:-1]:
-            if not isinstance(parent, dict | list):
+            if type(parent) not in (dict, list):
                 break
             try:
                 parent = parent[key]
             except (KeyError, IndexError, TypeError):
                 break
         else:
-            if isinstance(parent, dict | list):
+            if type(parent) in (dict, list):
                 value = draw(WRONG_VALUES.filter(lambda v: not isinstance(v, float)))
                 with contextlib.suppress(IndexError, TypeError):
                     parent[path[-1]] = copy.deepcopy(value)
