@@ -170,7 +170,7 @@ class _Table:
 _OBJECT_LISTS = {"conditions": _ML, "limits": _M, "namespaces": _SL}
 # The names whose type differs from kind to kind, as each kind has them.
 _BY_KIND: Mapping[str, Mapping[str, Shape]] = {
-    "Ingress": {"http": _M, "tls": _ML, "paths": _ML},
+    "Ingress": {"http": _M, "tls": _ML, "paths": _ML, "service": _M},
     "VirtualService": {"http": _ML, "tcp": _ML, "tls": _ML, "match": _ML, "route": _ML},
     "DestinationRule": {"tls": _M, "tcp": _M, "http": _M},
     "EndpointSlice": {"conditions": _M},

@@ -48,7 +48,9 @@ def ingress_backends(ingress: Obj) -> tuple[IngressBackend, ...]:
         name = service.get("name") or backend.get("serviceName")
         if not name:
             continue  # a resource backend, not a Service
-        port = service.get("port") or {}
+        port = service.get("port")
+        if not isinstance(port, Mapping):  # `port: 80` where `{number: 80}` belongs: absent
+            port = {}
         legacy_port = backend.get("servicePort")
         number = port.get("number")
         port_name = port.get("name")
