@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from why5xx.cli import main
+from why5xx.sources import kubeyaml
 
 SERVICE = """\
 apiVersion: v1
@@ -283,3 +284,25 @@ def test_an_annotation_the_controller_does_not_read_is_named_with_the_ingress_al
     (tmp_path / "k8s" / "ingressclass.yaml").write_text(community)
     code, out, _ = run(["diagnose", "ingress/storefront", "-n", "shop", "--bundle", bundle], capsys)
     assert "backend-protocol-mismatch" not in out  # the controller that reads it
+
+
+def test_a_backend_service_missing_from_a_partial_input_is_only_a_candidate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = SERVICE.replace("name: checkout\n", "name: payments\n", 1)
+    bundle = repo(tmp_path, ingress=INGRESS, service=other)
+    args = ["diagnose", "ingress/storefront", "-n", "shop", "--bundle", bundle, "-o", "json"]
+    code, out, _ = run(args, capsys)
+    document = orjson.loads(out)
+    assert code == 1
+    assert document["status"] == "likely"
+    top = document["findings"][0]
+    assert (top["cause"], top["severity"]) == ("ingress-backend-missing", "warning")
+    assert "which is not in the input in namespace shop" in top["title"]
+    assert "kubectl get service -n shop checkout -o yaml" in document["capture_next"]
+    listed = {"apiVersion": "v1", "kind": "List", "items": [kubeyaml.load(other)]}
+    (tmp_path / "k8s" / "service.yaml").write_text(orjson.dumps(listed).decode())
+    code, out, _ = run(args, capsys)  # `kubectl get services -o yaml`: all of them
+    document = orjson.loads(out)
+    assert document["status"] == "failing"
+    assert "which does not exist in namespace shop" in document["findings"][0]["title"]

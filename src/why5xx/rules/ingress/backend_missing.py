@@ -138,6 +138,14 @@ def _missing_service(
     )
     if guess:
         explanation += f" Service {guess} exists with a similar name (renamed?)."
+    # A partial input (a few manifests) that lacks the Service proves nothing:
+    # only one that lists the namespace's Services in full does.
+    unproven = not snap.listed_in_full("Service", namespace)
+    if unproven:
+        explanation += (
+            f" The input does not list the Services of {namespace} in full, so the Service may "
+            "exist: a candidate to confirm with `kubectl get services`."
+        )
     if elsewhere:
         explanation += (
             f" A Service {name} exists in namespace {', '.join(elsewhere[:3])}, which an Ingress "
@@ -146,8 +154,10 @@ def _missing_service(
     return Draft(
         subject=ingress.ref,
         title=(
-            f"Ingress {ingress.name} routes {_where(backends[0])} to Service {name}, which does "
-            f"not exist in namespace {namespace}" + (f" (did you mean {guess}?)" if guess else "")
+            f"Ingress {ingress.name} routes {_where(backends[0])} to Service {name}, which "
+            + ("is not in the input" if unproven else "does not exist")
+            + f" in namespace {namespace}"
+            + (f" (did you mean {guess}?)" if guess else "")
         ),
         explanation=explanation,
         evidence=tuple(evidence),
@@ -164,8 +174,8 @@ def _missing_service(
             ),
             patch=_backend_patch(ingress, backends, guess, port=False) if guess else None,
         ),
-        confidence=0.95 if guess else 0.9,
-        severity=severity,
+        confidence=0.45 if unproven else 0.95 if guess else 0.9,
+        severity=Severity.WARNING if unproven else severity,
     )
 
 
@@ -252,7 +262,10 @@ def ingress_backend_missing(snap: Snapshot, ingress: Obj) -> Iterator[Draft]:
     **What it finds**: each backend of an Ingress (`defaultBackend` and every
     rule path) whose `service.name` is not a Service in the Ingress's
     namespace (suggesting the most similar existing name, and saying when a
-    Service of that name lives in another namespace), or whose
+    Service of that name lives in another namespace; when the input does not
+    list the namespace's Services in full, such as a few manifests, a
+    warning with low confidence: absence from a partial input proves
+    nothing), or whose
     `service.port.number` / `service.port.name` is not a `port` / `name` of
     that Service (often the container's port written where the Service's
     port belongs). Existing backend Services are diagnosed on their own.
