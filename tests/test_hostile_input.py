@@ -427,3 +427,84 @@ def test_the_overall_timeout_bounds_a_run_of_slow_answers(
         )
     assert code == 2
     assert re.fullmatch(r".*did not answer within 0\.\d s \(the overall --timeout\)\n", err), err
+
+
+def test_a_target_swallowed_by_bundle_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bundle(tmp_path, [SERVICE, POD])
+    code, _, err = run(["diagnose", "--bundle", path, "checkout"], capsys)
+    assert code == 2
+    assert err == (
+        "why5xx: error: --bundle took 'checkout', which is no file or directory: name the "
+        "target before --bundle (why5xx diagnose checkout --bundle ...)\n"
+    )
+
+
+def test_a_missing_target_lists_what_the_input_holds_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"rules": []},
+    }
+    path = bundle(tmp_path, [SERVICE, POD, ingress])
+    code, _, err = run(["diagnose", "ingress/missing", "--bundle", path], capsys)
+    assert code == 2
+    assert "Ingresses in the input: shop/web" in err
+    assert "namespaces in the input: default, shop" in err
+    assert "Ingresss" not in err
+
+
+def test_control_characters_in_a_target_are_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bundle(tmp_path, [SERVICE, POD])
+    code, _, err = run(["diagnose", "\x1b[31mred\x1b[0m", "--bundle", path], capsys)
+    assert code == 2
+    assert "\x1b" not in err
+    assert "\\x1b[31mred" in err
+
+
+def test_no_matching_workload_says_which_labels_the_pods_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lonely = orjson.loads(orjson.dumps(SERVICE))
+    lonely["spec"]["selector"] = {"tier": "backend"}
+    path = bundle(tmp_path, [lonely, POD])
+    code, out, _ = run(["diagnose", "api", "--bundle", path, "-o", "json"], capsys)
+    evidence = orjson.loads(out)["findings"][0]["evidence"][0]
+    assert (code, evidence["field"]) == (1, "spec.selector")
+    assert evidence["expected"] == "labels of a pod in default (no pod there has a tier label)"
+
+
+def test_a_lint_config_with_a_misspelt_section_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / ".why5xx.yaml"
+    config.write_text("lnit:\n  disable: [W5X101]\n")
+    path = bundle(tmp_path, [SERVICE, POD])
+    code, _, err = run(["lint", path, "--config", str(config)], capsys)
+    assert code == 2
+    assert err == f"why5xx: error: {config}: unknown key lnit (known: lint)\n"
+
+
+def test_lint_says_why_it_exits_2_after_a_clean_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crd = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "default"},
+    }
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    path = bundle(tmp_path, [crd])
+    code, out, err = run(["lint", path, str(empty)], capsys)
+    assert code == 2
+    assert "no problems" in out
+    assert err.splitlines()[-1] == (
+        "why5xx: exit 2: 1 input problem(s) above; the objects that could be read were linted"
+    )

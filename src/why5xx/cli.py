@@ -519,6 +519,14 @@ def _diagnose(args: argparse.Namespace, out: Console, err: Console) -> int:
     from why5xx.snapshot import DEFAULT_NAMESPACE  # noqa: PLC0415
     from why5xx.sources import decode  # noqa: PLC0415
 
+    # `--bundle a.yaml checkout`: the target went into the list of paths.
+    several = args.bundle and len(args.bundle) > 1
+    swallowed = args.bundle[-1] if several and not args.target and not args.all else None
+    if swallowed is not None and swallowed != "-" and not Path(swallowed).exists():
+        raise InputError(
+            f"--bundle took {swallowed!r}, which is no file or directory: name the target "
+            f"before --bundle (why5xx diagnose {swallowed} --bundle ...)"
+        )
     if args.all == bool(args.target):
         raise InputError("name one target (e.g. service/checkout) or pass --all, not both")
     if args.no_cache:
@@ -766,6 +774,12 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
     elif rendered:  # no annotations: print nothing at all
         out.print(rendered, markup=False, highlight=False, emoji=False)
     if read.errors or report.errors:
+        unread = len(read.errors) + len(report.errors)
+        err.print(
+            f"why5xx: exit 2: {unread} input problem(s) above; the objects that could be read "
+            "were linted",
+            markup=False,
+        )
         return EXIT_INPUT
     threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
     return EXIT_FOUND if report.fails(threshold) else EXIT_OK
@@ -926,6 +940,12 @@ def _print_bench(
         out.print(bench_report.render_text(self_result))
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters (a target name holding ANSI escapes)
+    shown escaped instead of sent to the terminal."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def _inputs(args: argparse.Namespace) -> str:
     """What a command was reading, for the line that reports an unexpected error."""
     named = [
@@ -948,7 +968,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:
     try:
         code: int = args.run(args, out, err)
     except InputError as exc:
-        err.print(f"why5xx: error: {exc}", markup=False)
+        err.print(f"why5xx: error: {_printable(str(exc))}", markup=False)
         code = EXIT_INPUT
     except KeyboardInterrupt:
         code = 130
@@ -957,7 +977,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "why5xx") -> NoReturn:
     except Exception as exc:  # the net: whatever escapes is one line and exit 2, never 1
         if args.debug or os.environ.get("WHY5XX_DEBUG") not in (None, "", "0"):
             raise
-        detail = " ".join(str(exc).split())[:300]
+        detail = _printable(" ".join(str(exc).split())[:300])
         err.print(
             f"why5xx: error: {args.command} stopped on an unexpected "
             f"{type(exc).__name__} reading {_inputs(args)}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from why5xx import logevidence, nextsteps
 from why5xx.causes import RANK
+from why5xx.kube import plural
 from why5xx.kubectl import get_pods
 from why5xx.logmodel import LogSummary
 from why5xx.model import (
@@ -521,9 +522,9 @@ def _not_found_message(snap: Snapshot, target: Target) -> str:
     there = sorted(o.name for o in snap.list(target.kind, target.namespace))
     elsewhere = sorted(f"{o.namespace}/{o.name}" for o in snap.list(target.kind))
     if there:
-        hint = f"; {target.kind}s there: {_some(there)}"
+        hint = f"; {plural(target.kind)} there: {_some(there)}"
     elif elsewhere:
-        hint = f"; {target.kind}s in the input: {_some(elsewhere)}"
+        hint = f"; {plural(target.kind)} in the input: {_some(elsewhere)}"
     else:
         hint = f"; the input holds no {target.kind} objects at all"
     namespaces = snap.namespaces()

@@ -69,6 +69,15 @@ def scaled_value(value: object, total: int, *, round_up: bool) -> int:
     return int(text)
 
 
+def plural(kind: str) -> str:
+    """A kind's plural in prose: Ingresses, NetworkPolicies, Services."""
+    if kind.endswith(("s", "x", "ch", "sh")):
+        return kind + "es"
+    if kind.endswith("y") and kind[-2:-1] not in ("a", "e", "o", "u"):
+        return kind[:-1] + "ies"
+    return kind + "s"
+
+
 def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """Equality-based selector, as a Service's `spec.selector`."""
     return all(labels.get(key) == value for key, value in selector.items())

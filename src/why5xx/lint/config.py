@@ -73,6 +73,10 @@ def parse_config(text: str, source: str, checks: Sequence[Check]) -> Config:
     document = decode.parse_text(text) if text.strip() else {}
     if isinstance(document, Exception):
         raise ConfigError(f"{source}: not YAML: {' '.join(str(document).split())}")
+    if isinstance(document, Mapping):
+        unknown_top = sorted(str(k) for k in document if k != "lint")
+        if unknown_top:
+            raise ConfigError(f"{source}: unknown key {unknown_top[0]} (known: lint)")
     section = (document or {}).get("lint") if isinstance(document, Mapping) else None
     if section is None:
         return Config()

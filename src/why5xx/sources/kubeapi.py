@@ -380,6 +380,10 @@ class KubeApi:
         response, seconds = self._send(path, params or {})
         status = response.status_code
         body = _decode(response)
+        if status == 200 and "kind" not in body and "message" in body:
+            # Not whole JSON (a dropped connection, a proxy cutting it short):
+            # the read failed, it did not find nothing.
+            status, body = 502, {"message": f"the answer was not whole JSON: {body['message']}"}
         items = body.get("items") if status == 200 else None
         self._log(path, params, status, len(items) if isinstance(items, list) else None, seconds)
         if status == 401:

@@ -41,7 +41,9 @@ def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
     service = target.service
     present = {key: sorted(snap.pod_label_values(target.namespace, key)) for key in target.selector}
     seen = "; ".join(
-        f"{key} ∈ {{{', '.join(values[:6])}}}" if values else f"no pod has a {key} label"
+        f"pods there have {key} ∈ {{{', '.join(values[:6])}}}"
+        if values
+        else f"no pod there has a {key} label"
         for key, values in present.items()
     )
     elsewhere = [
@@ -67,7 +69,7 @@ def no_matching_workload(snap: Snapshot, target: ServiceTarget) -> Iterator[Draf
                 service,
                 "spec.selector",
                 selector_string(target.selector),
-                expected=f"labels of a pod in {target.namespace} (pods there have {seen})",
+                expected=f"labels of a pod in {target.namespace} ({seen})",
             ),
         ),
         confirm=(
