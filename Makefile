@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/logs_bench.py
 	$(BIN)/python bench/live_bench.py
 	$(BIN)/python bench/lint_bench.py
+	$(BIN)/python bench/lint_corpus.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/watch_bench.py
 	$(BIN)/why5xx bench --no-color

@@ -15,7 +15,7 @@ import pytest
 from why5xx.lint.checks import CHECKS
 from why5xx.lint.inputs import read_files
 from why5xx.lint.manifests import Manifests
-from why5xx.lint.model import LintReport
+from why5xx.lint.model import Level, LintReport
 from why5xx.lint.runner import lint
 from why5xx.sources import kubeyaml
 
@@ -31,6 +31,8 @@ class Case:
     object: str | None
     field: str | None
     mentions: tuple[str, ...]
+    level: Level | None  # the level it fires at: the check's unless the case says
+    fix: str | None  # text the fix must hold
 
     @property
     def id(self) -> str:
@@ -48,6 +50,8 @@ def _load() -> list[Case]:
             object=entry.get("object"),
             field=entry.get("field"),
             mentions=tuple(entry.get("mentions") or ()),
+            level=Level(entry["level"]) if "level" in entry else None,
+            fix=entry.get("fix"),
         )
         for code, kinds in data.items()
         for kind, entries in kinds.items()
@@ -84,9 +88,12 @@ def test_case(case: Case) -> None:
     assert matching, [(str(f.object), f.field, f.message) for f in found]
     for text in case.mentions:
         assert any(text in f.message for f in matching), (text, [f.message for f in matching])
+    check = next(c for c in CHECKS if c.code == case.code)
     for finding in matching:
         assert finding.fix, "every finding says what to change"
         assert finding.location.line is not None
+        assert finding.level is (case.level or check.level), (finding.level, finding.message)
+        assert case.fix is None or case.fix in finding.fix, finding.fix
 
 
 def test_every_check_has_a_failing_and_a_passing_case() -> None:

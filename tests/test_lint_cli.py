@@ -22,8 +22,8 @@ LINT = Path(__file__).parent / "lint"
 GOOD = LINT / "good"
 HELM = LINT / "helm-template.yaml"
 # The default `helm create` chart, rendered: one replica behind an Ingress,
-# identical probes, no preStop, no minReadySeconds.
-HELM_CODES = {"W5X304", "W5X401", "W5X403", "W5X405"}
+# identical probes, no preStop (and no minReadySeconds: info, not listed).
+HELM_CODES = {"W5X304", "W5X401", "W5X405"}
 BROKEN_SERVICE = """\
 apiVersion: v1
 kind: Service
@@ -82,7 +82,9 @@ def test_a_careful_teams_app_is_quiet(capsys: pytest.CaptureFixture[str]) -> Non
         "warning": 0,
         "info": 0,
         "suppressed": 0,
+        "hidden": 0,
         "objects": 24,
+        "applications": 2,  # the platform and the shop directories
     }
 
 
@@ -105,7 +107,7 @@ def test_text_groups_findings_by_object_with_file_and_line(
     headers = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert headers == [
         f"{HELM}:35 Deployment/shop/release-shop",
-        "3 warnings, 1 info in 5 objects",
+        "3 warnings in 5 objects (1 info not shown: --min-severity info)",
     ]
     assert "W5X405 single-replica-behind-route" in out
     assert "fix: " in out
@@ -133,7 +135,7 @@ def test_annotation_suppresses_with_its_reason(capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "-", stdin=manifests)
     assert code == 0
     assert "W5X103" not in out
-    assert out.splitlines()[-1].endswith("(1 suppressed)")
+    assert out.splitlines()[-1].endswith("(1 suppressed; 1 info not shown: --min-severity info)")
     document = lint_json(capsys, "-", stdin=manifests)
     suppressed = [f for f in document["findings"] if "suppressed" in f]
     assert [(f["code"], f["suppressed"]["reason"]) for f in suppressed] == [
@@ -220,10 +222,11 @@ def test_github_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(HELM), "-n", "shop", "-o", "github")
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 3
     assert lines[0].startswith(f"::warning file={HELM},line=35,title=W5X304 ")
-    assert any(line.startswith("::notice ") for line in lines)
     assert all("%0Afix: " in line for line in lines)
+    _, out, _ = run(capsys, str(HELM), "-n", "shop", "-o", "github", "--min-severity", "info")
+    assert any(line.startswith("::notice ") for line in out.splitlines())
 
 
 def test_live_lints_what_the_cluster_runs(
@@ -275,11 +278,14 @@ def test_an_unreadable_file_still_lints_the_rest(
     (tmp_path / "values.yaml").write_text("replicaCount: 1\nimage: {tag: latest}\n")
     (tmp_path / "app.yaml").write_text(HELM.read_text())
     code, out, err = run(capsys, str(tmp_path), "-o", "json")
-    assert code == 2
-    assert orjson.loads(out)["summary"]["objects"] == 5
+    assert code == 1  # what could not be read was not checked: it fails the run
+    document = orjson.loads(out)
+    assert document["summary"]["objects"] == 5
+    assert [u["source"] for u in document["unread"]] == [f"{tmp_path / 'broken.yaml'}: document 1"]
     errors = err.splitlines()
     assert errors[0].startswith(f"why5xx: {tmp_path / 'broken.yaml'}")
     assert "skipped 1 document(s) that are not Kubernetes objects" in errors[1]
+    assert run(capsys, str(tmp_path), "--fail-on", "never")[0] == 0
 
 
 def test_paths_or_live(capsys: pytest.CaptureFixture[str]) -> None:
@@ -289,3 +295,106 @@ def test_paths_or_live(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, str(HELM), "--live")
     assert code == 2
     assert "or --live" in err
+
+
+HOOK_JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: release-migrate-
+  annotations: {helm.sh/hook: pre-upgrade, argocd.argoproj.io/hook: PreSync}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: ghcr.io/example/api:1.4.2, args: [migrate]}]
+"""
+
+
+def test_generate_name_objects_are_linted_not_fatal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Helm and Argo CD hook Jobs name themselves with generateName: read,
+    linted, and never an input error."""
+    code, out, err = run(capsys, "-", "--fail-on", "never", "-o", "json", stdin=HOOK_JOB.encode())
+    assert (code, err) == (0, "")
+    document = orjson.loads(out)
+    assert document["summary"]["objects"] == 1
+    assert document["errors"] == document["unread"] == []
+
+
+def test_an_unrendered_template_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart = tmp_path / "templates"
+    chart.mkdir()
+    (chart / "service.yaml").write_text(
+        'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include "app.fullname" . }}\n'
+        "spec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: {{ .Values.port }}}]\n"
+    )
+    (chart / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n"
+        "  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n"
+        '      - name: web\n        image: "{{ .Values.image.repository }}:{{ .Values.tag }}"\n'
+    )
+    (chart / "hook.yaml").write_text(HOOK_JOB)
+    code, out, err = run(capsys, str(tmp_path), "--no-color")
+    assert code == 1  # two documents could not be checked: the run fails by default
+    problems = err.splitlines()
+    assert len(problems) == 2
+    assert all(
+        p.endswith("looks like an unrendered Helm template: run `helm template` first")
+        for p in problems
+    )
+    assert "Traceback" not in err
+    assert "TypeError" not in err
+    assert out.strip() == "no problems in 1 object, 2 documents not read"
+    assert run(capsys, str(tmp_path), "--fail-on", "never")[0] == 0
+
+
+def _app(directory: Path, target_port: str, image: str) -> None:
+    directory.mkdir(parents=True)
+    (directory / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: frontend}\n"
+        "spec:\n  selector: {app: frontend}\n"
+        f"  ports: [{{port: 80, targetPort: {target_port}}}]\n"
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: frontend}\nspec:\n"
+        "  replicas: 2\n  minReadySeconds: 5\n  selector: {matchLabels: {app: frontend}}\n"
+        "  template:\n    metadata: {labels: {app: frontend}}\n    spec:\n      containers:\n"
+        f"      - name: web\n        image: {image}\n"
+        "        ports: [{name: http, containerPort: 8080}, {name: https, containerPort: 8443}]\n"
+        "        readinessProbe: {httpGet: {path: /ready, port: 8080}}\n"
+    )
+
+
+def test_two_apps_with_the_same_names_are_linted_apart(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two tutorials define Service and Deployment `frontend`; one of them
+    targets a port its Deployment does not name. Linting the repository
+    finds what linting that tutorial finds, and nothing about the other."""
+    _app(tmp_path / "tutorials" / "plain", "http", "ghcr.io/example/web:1")
+    _app(tmp_path / "tutorials" / "tls", "web-tls", "ghcr.io/example/web-tls:1")
+    whole = lint_json(capsys, str(tmp_path))
+    alone = lint_json(capsys, str(tmp_path / "tutorials" / "tls"))
+    other = lint_json(capsys, str(tmp_path / "tutorials" / "plain"))
+    assert whole["summary"]["applications"] == 2
+    assert [f["code"] for f in alone["findings"]] == ["W5X103"]
+    assert other["findings"] == []
+    assert whole["findings"] == alone["findings"]
+    # `scope: all` compares everything with everything: one application.
+    config = tmp_path / "all.yaml"
+    config.write_text("lint: {scope: all}\n")
+    together = lint_json(capsys, str(tmp_path), "--config", str(config))
+    assert together["summary"]["objects"] == 4
+    assert together["summary"]["applications"] == 1
+
+
+def test_min_severity_lists_info(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    listed = lint_json(capsys, str(HELM), "--min-severity", "info")
+    assert "W5X403" in {f["code"] for f in listed["findings"]}
+    assert listed["summary"]["hidden"] == 0
+    (tmp_path / "config.yaml").write_text("lint: {min-severity: error}\n")
+    errors_only = lint_json(capsys, str(HELM), "--config", str(tmp_path / "config.yaml"))
+    assert errors_only["findings"] == []
+    assert errors_only["summary"]["hidden"] == 4

@@ -284,7 +284,14 @@ def _parser(prog: str = "why5xx") -> argparse.ArgumentParser:
     lint_cmd.add_argument(
         "--fail-on",
         metavar="LEVEL",
-        help="exit 1 on a finding at or above LEVEL: {fail_on} (default: error, or .why5xx.yaml's)",
+        help="exit 1 on a finding at or above LEVEL, or on a document that could not be read: "
+        "{fail_on} (default: error, or .why5xx.yaml's)",
+    )
+    lint_cmd.add_argument(
+        "--min-severity",
+        metavar="LEVEL",
+        help="list the findings at or above LEVEL: error, warning, info (default: warning, or "
+        ".why5xx.yaml's)",
     )
     lint_cmd.add_argument(
         "--config", metavar="FILE", help="default: .why5xx.yaml here or in a parent directory"
@@ -730,13 +737,16 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
     from why5xx.lint import config as lint_config  # noqa: PLC0415
     from why5xx.lint import docs as lint_docs  # noqa: PLC0415
     from why5xx.lint.checks import CHECKS  # noqa: PLC0415
-    from why5xx.lint.manifests import Manifests  # noqa: PLC0415
-    from why5xx.lint.runner import lint  # noqa: PLC0415
+    from why5xx.lint.model import Unread  # noqa: PLC0415
+    from why5xx.lint.runner import lint_applications  # noqa: PLC0415
     from why5xx.report import lint_github, lint_json, lint_sarif, lint_text  # noqa: PLC0415
 
     if args.fail_on is not None and args.fail_on not in lint_config.FAIL_ON:
         levels = ", ".join(lint_config.FAIL_ON)
         raise InputError(f"--fail-on: {args.fail_on!r} is not one of {levels}")
+    if args.min_severity is not None and args.min_severity not in lint_config.MIN_SEVERITY:
+        levels = ", ".join(lint_config.MIN_SEVERITY)
+        raise InputError(f"--min-severity: {args.min_severity!r} is not one of {levels}")
     try:
         if args.list_checks or args.explain:
             text = lint_docs.check_list() + "\n"
@@ -748,6 +758,8 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         config = lint_config.load_config(found, CHECKS) if found else lint_config.Config()
     except (lint_docs.UnknownCheck, lint_config.ConfigError) as exc:
         raise InputError(str(exc)) from exc
+    if args.min_severity is not None:
+        config = replace(config, shown_from=lint_config.MIN_SEVERITY[args.min_severity])
     read, namespace = _lint_input(args, err)
     problems = [str(p) for p in (*read.errors, *read.notes)]
     if not read.objects:
@@ -755,7 +767,12 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise InputError(f"nothing to lint in {where}" + "".join(f"; {p}" for p in problems))
     for problem in problems:
         err.print(f"why5xx: {problem}", markup=False)
-    report = lint(Manifests(read.objects, namespace=namespace), config=config)
+    report = lint_applications(
+        read.objects, namespace=namespace, releases=read.releases, config=config
+    )
+    report = replace(
+        report, unread=tuple(Unread(source=e.source, message=e.message) for e in read.errors)
+    )
     for note in (*report.notes, *report.errors):
         err.print(f"why5xx: {note}", markup=False)
     rendered: RenderableType | str = lint_github.render(report)
@@ -773,14 +790,6 @@ def _lint(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(rendered)
     elif rendered:  # no annotations: print nothing at all
         out.print(rendered, markup=False, highlight=False, emoji=False)
-    if read.errors or report.errors:
-        unread = len(read.errors) + len(report.errors)
-        err.print(
-            f"why5xx: exit 2: {unread} input problem(s) above; the objects that could be read "
-            "were linted",
-            markup=False,
-        )
-        return EXIT_INPUT
     threshold = config.fail_on if args.fail_on is None else lint_config.FAIL_ON[args.fail_on]
     return EXIT_FOUND if report.fails(threshold) else EXIT_OK
 

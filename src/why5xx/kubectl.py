@@ -22,6 +22,7 @@ RESOURCE = {
     "StatefulSet": "statefulset",
     "DaemonSet": "daemonset",
     "ReplicaSet": "replicaset",
+    "ReplicationController": "replicationcontroller",
     "Pod": "pod",
     "Ingress": "ingress",
     "IngressClass": "ingressclass",

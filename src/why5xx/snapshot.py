@@ -46,7 +46,13 @@ CLUSTER_SCOPED = frozenset(
     }
 )
 # Kinds whose pods are selected by a Service and that own pods directly or through ReplicaSets.
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+WORKLOAD_KINDS = (
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _NOTHING: Mapping[str, Any] = MappingProxyType({})

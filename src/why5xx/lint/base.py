@@ -31,7 +31,7 @@ class Scope(StrEnum):
     """The objects a check runs on, one at a time."""
 
     SERVICE = "Service"
-    WORKLOAD = "workload"  # Deployment, StatefulSet, DaemonSet, ReplicaSet and Pod not owned
+    WORKLOAD = "workload"  # Deployment, StatefulSet, DaemonSet, ReplicaSet, RC, Pod not owned
     ROUTE = "route"  # Ingress, HTTPRoute
     PDB = "PodDisruptionBudget"
     HPA = "HorizontalPodAutoscaler"

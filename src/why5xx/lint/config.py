@@ -6,7 +6,14 @@ lint:
   severity:                      # a check's level: error | warning | info
     W5X501: info
   fail-on: warning               # error (default) | warning | info | never
+  min-severity: warning          # the lowest level listed: warning (default) | error | info
+  scope: application             # application (default) | all: what is compared together
 ```
+
+`scope: application` lints each application of the input on its own (a
+directory with the ones below it, an alternative file, a Helm chart:
+`lint/apps.py`); `scope: all` compares every object with every other, as
+if the input were one application.
 
 The file is looked up from the working directory upwards to the repository
 root (the first directory holding `.git`), or named with `--config`. Every
@@ -32,7 +39,9 @@ FAIL_ON: Mapping[str, Level | None] = {
     "info": Level.INFO,
     "never": None,
 }
-_KEYS = frozenset({"disable", "severity", "fail-on"})
+MIN_SEVERITY: Mapping[str, Level] = {level.value: level for level in Level}
+SCOPES = ("application", "all")
+_KEYS = frozenset({"disable", "severity", "fail-on", "min-severity", "scope"})
 
 
 class ConfigError(ValueError):
@@ -44,6 +53,8 @@ class Config:
     disabled: frozenset[str] = frozenset()  # check codes
     levels: Mapping[str, Level] = field(default_factory=dict)  # code -> level
     fail_on: Level | None = Level.ERROR
+    shown_from: Level = Level.WARNING  # info findings are counted, not listed
+    together: bool = False  # scope: all
 
     def level(self, check: Check) -> Level:
         return self.levels.get(check.code, check.level)
@@ -111,8 +122,18 @@ def parse_config(text: str, source: str, checks: Sequence[Check]) -> Config:
     fail_on = str(section.get("fail-on", "error"))
     if fail_on not in FAIL_ON:
         raise ConfigError(f"{source}: lint.fail-on: {fail_on!r} is not {', '.join(FAIL_ON)}")
+    shown = str(section.get("min-severity", Level.WARNING.value))
+    if shown not in MIN_SEVERITY:
+        raise ConfigError(
+            f"{source}: lint.min-severity: {shown!r} is not {', '.join(MIN_SEVERITY)}"
+        )
+    scope = str(section.get("scope", SCOPES[0]))
+    if scope not in SCOPES:
+        raise ConfigError(f"{source}: lint.scope: {scope!r} is not {', '.join(SCOPES)}")
     return Config(
         disabled=frozenset(code(v, "lint.disable") for v in disable),
         levels=levels,
         fail_on=FAIL_ON[fail_on],
+        shown_from=MIN_SEVERITY[shown],
+        together=scope == "all",
     )

@@ -26,8 +26,8 @@ GENERATED = (
 )
 _SCOPES = {
     Scope.SERVICE: "each Service with a selector",
-    Scope.WORKLOAD: "each Deployment, StatefulSet, DaemonSet, ReplicaSet and Pod not owned by "
-    "another object",
+    Scope.WORKLOAD: "each Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController "
+    "and Pod not owned by another object",
     Scope.ROUTE: "each Ingress and HTTPRoute",
     Scope.PDB: "each PodDisruptionBudget",
     Scope.HPA: "each HorizontalPodAutoscaler",

@@ -3,12 +3,16 @@ starts at), or what a cluster runs."""
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from why5xx.lint.apps import Releases, helm_charts
 from why5xx.snapshot import Obj
-from why5xx.sources.bundle import LoadError, load_bundle
+from why5xx.sources.bundle import STDIN, LoadError, load_bundle
 from why5xx.sources.kinds import ReadPlan
 
 if TYPE_CHECKING:
@@ -36,13 +40,25 @@ class Input:
     errors: tuple[LoadError, ...]  # what could not be read: lint exits 2
     notes: tuple[str, ...] = ()  # what was left out, and why
     calls: tuple[ApiCall, ...] = ()  # the API calls of a live read
+    releases: Releases = field(default_factory=dict)  # Helm charts' lines per file
 
 
 def read_files(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Input:
     """Files, directories, or `-` for standard input, with line numbers.
     Documents that are no Kubernetes object at all (a chart's values.yaml,
     a kustomization.yaml in a directory) are skipped, not errors."""
+    releases: dict[str, tuple[tuple[int, str], ...]] = {}
+    if STDIN in paths:  # read here: the Helm charts' comments are in the text
+        data = (stdin if stdin is not None else sys.stdin.buffer).read()
+        stdin = io.BytesIO(data)
+        releases["<stdin>"] = helm_charts(data)
     bundle = load_bundle(paths, stdin=stdin, lines=True)
+    for file in bundle.files:
+        if file != "<stdin>":
+            try:
+                releases[file] = helm_charts(Path(file).read_bytes())
+            except OSError:
+                continue
     skipped = [e.source for e in bundle.errors if e.not_an_object]
     notes: tuple[str, ...] = ()
     if skipped:
@@ -56,6 +72,7 @@ def read_files(paths: Sequence[str], *, stdin: BinaryIO | None = None) -> Input:
         errors=tuple(e for e in bundle.errors if not e.not_an_object),
         # Read with a caveat (a field of the wrong type read as absent).
         notes=(*notes, *(str(w) for w in bundle.warnings)),
+        releases={path: marks for path, marks in releases.items() if marks},
     )
 
 

@@ -20,17 +20,20 @@ from dataclasses import dataclass
 
 from why5xx.kube import label_selector_matches
 from why5xx.lint.base import Scope
+from why5xx.lint.traffic import MESH_ROUTE_KINDS, exposed, mesh_routed_services
 from why5xx.snapshot import DEFAULT_NAMESPACE, WORKLOAD_KINDS, Obj, Snapshot, placed
 from why5xx.templates import model_pod
 from why5xx.views.backend import Serving, serving_containers
 from why5xx.views.pods import pod_template_labels
-from why5xx.views.routes import ROUTE_KINDS, routed_services
+from why5xx.views.routes import ROUTE_KINDS, route_backends, routed_services
 from why5xx.views.service import ServiceTarget, selected_workloads
 
 # What the cluster makes and reports rather than what anyone writes.
 _RUNTIME_KINDS = frozenset({"Event", "EndpointSlice", "Endpoints"})
 _CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet"})
 WORKLOAD_SUBJECT_KINDS = (*WORKLOAD_KINDS, "Pod")
+# The workloads that run `spec.replicas` pods.
+SCALED_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
 
 Key = tuple[str, str, str]
 
@@ -52,7 +55,7 @@ class Backed:
         return self.target.service
 
 
-def _as_written(objects: Iterable[Obj], namespace: str) -> list[Obj]:
+def as_written(objects: Iterable[Obj], namespace: str) -> list[Obj]:
     """The objects people write, each in a namespace."""
     out: list[Obj] = []
     for obj in objects:
@@ -69,6 +72,7 @@ class Manifests:
 
     __slots__ = (
         "_backed",
+        "_fronting",
         "_hpas",
         "_pdb_workloads",
         "_pdbs",
@@ -82,7 +86,7 @@ class Manifests:
     )
 
     def __init__(self, objects: Iterable[Obj], *, namespace: str = DEFAULT_NAMESPACE) -> None:
-        self.objects: tuple[Obj, ...] = tuple(_as_written(objects, namespace))
+        self.objects: tuple[Obj, ...] = tuple(as_written(objects, namespace))
         self.snap = Snapshot.build(self.objects)
         self.workloads: tuple[Obj, ...] = tuple(
             obj for kind in WORKLOAD_SUBJECT_KINDS for obj in self.snap.list(kind)
@@ -103,6 +107,11 @@ class Manifests:
             for kind in ROUTE_KINDS
             for route in self.snap.list(kind)
         )
+        self._fronting = _inverse(
+            (route, [("Service", ns, name) for ns, name in routes(route)])
+            for kind, routes in _FRONTING_ROUTES.items()
+            for route in self.snap.list(kind)
+        )
         by_namespace: defaultdict[str, list[Obj]] = defaultdict(list)
         for workload in self.workloads:
             by_namespace[workload.namespace].append(workload)
@@ -110,7 +119,7 @@ class Manifests:
             key(pdb): tuple(
                 w
                 for w in by_namespace[pdb.namespace]
-                if label_selector_matches(pdb.spec.get("selector"), _pod_labels(w))
+                if label_selector_matches(pdb.spec.get("selector"), pod_labels(w))
             )
             for pdb in self.snap.list("PodDisruptionBudget")
         }
@@ -154,6 +163,19 @@ class Manifests:
         }
         return tuple(found.values())
 
+    def fronts_of(self, workload: Obj) -> tuple[Obj, ...]:
+        """What sends proxied HTTP or gRPC traffic to the workload: the
+        Ingresses, Gateway API and mesh routes to its Services, and those of
+        its Services a load balancer, node port or per-pod balancing
+        exposes (`traffic.exposed`)."""
+        found: dict[Key, Obj] = {}
+        for service in self.services_of(workload):
+            for route in self._fronting.get(key(service), ()):
+                found.setdefault(key(route), route)
+            if exposed(service):
+                found.setdefault(key(service), service)
+        return tuple(found.values())
+
     def pdbs_of(self, workload: Obj) -> tuple[Obj, ...]:
         return self._pdbs.get(key(workload), ())
 
@@ -166,6 +188,19 @@ class Manifests:
 
     def hpa_target(self, hpa: Obj) -> Obj | None:
         return self.snap.get(*_scale_target(hpa))
+
+
+def _gateway_routed(route: Obj) -> tuple[tuple[str, str], ...]:
+    return tuple(dict.fromkeys((b.namespace, b.name) for b in route_backends(route) if b.service))
+
+
+# The routes that put an HTTP proxy in front of the Services they name.
+_FRONTING_ROUTES = {
+    "Ingress": routed_services,
+    "HTTPRoute": _gateway_routed,
+    "GRPCRoute": _gateway_routed,
+    **dict.fromkeys(MESH_ROUTE_KINDS, mesh_routed_services),
+}
 
 
 def _backed(snap: Snapshot, service: Obj) -> Backed:
@@ -196,14 +231,15 @@ def min_replicas(hpa: Obj) -> int:
     return int(hpa.spec.get("minReplicas", 1))
 
 
-def _pod_labels(workload: Obj) -> Mapping[str, str]:
+def pod_labels(workload: Obj) -> Mapping[str, str]:
+    """The labels of the workload's pods (its template's, or a pod's own)."""
     return workload.labels if workload.kind == "Pod" else pod_template_labels(workload)
 
 
 def replicas(workload: Obj) -> int | None:
     """The pods a workload asks for (`spec.replicas`, default 1); None for a
     DaemonSet (one per node) or a bare pod."""
-    if workload.kind not in ("Deployment", "StatefulSet", "ReplicaSet"):
+    if workload.kind not in SCALED_KINDS:
         return None
     value = workload.spec.get("replicas")
     return 1 if value is None else int(value)

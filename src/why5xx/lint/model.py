@@ -69,6 +69,9 @@ class Problem:
     message: str
     fix: str
     related: tuple[Obj, ...] = ()  # the other objects the mismatch is with
+    # A lower level than the check's for this case (a datastore no HTTP proxy
+    # fronts, a Service whose workload is installed elsewhere); None: the check's.
+    level: Level | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,34 +138,75 @@ class CheckError:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Unread:
+    """A document that could not be linted: broken YAML, an unrendered
+    template, duplicate keys. It fails `--fail-on` (but `never`) like an
+    error finding: what is in it was not checked."""
+
+    source: str  # file, and document or item
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LintReport:
     findings: tuple[Finding, ...]  # by file, line, object, code; suppressed ones included
     objects: int  # how many objects were linted
     errors: tuple[CheckError, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. an ignore annotation naming an unknown check
+    unread: tuple[Unread, ...] = ()
+    # Findings below this level are counted, not listed (`--min-severity`).
+    shown_from: Level = Level.WARNING
+    applications: int = 1  # the applications the objects were split into (lint/apps.py)
+
+    @property
+    def listed(self) -> tuple[Finding, ...]:
+        """The findings at or above the level shown, suppressed ones included."""
+        return tuple(f for f in self.findings if f.level.rank >= self.shown_from.rank)
 
     @property
     def active(self) -> tuple[Finding, ...]:
-        """The findings that count (not suppressed)."""
-        return tuple(f for f in self.findings if f.suppressed is None)
+        """The findings shown that count (not suppressed)."""
+        return tuple(f for f in self.listed if f.suppressed is None)
+
+    @property
+    def hidden(self) -> int:
+        """Findings that count, below the level shown."""
+        return sum(
+            1 for f in self.findings if f.suppressed is None and f.level.rank < self.shown_from.rank
+        )
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.level.value for f in self.active)
         return {level.value: counted.get(level.value, 0) for level in Level}
 
     def fails(self, threshold: Level | None) -> bool:
-        """Whether a finding that counts is at or above `threshold` (None: never)."""
-        return threshold is not None and any(f.level.rank >= threshold.rank for f in self.active)
+        """Whether a finding that counts is at or above `threshold`, or a
+        document or a check could not be used (None: never)."""
+        if threshold is None:
+            return False
+        return bool(self.unread or self.errors) or any(
+            f.level.rank >= threshold.rank for f in self.findings if f.suppressed is None
+        )
 
     def to_json(self) -> dict[str, Any]:
+        listed = self.listed
         return {
             "schema": SCHEMA,
             "summary": {
                 **self.counts(),
-                "suppressed": len(self.findings) - len(self.active),
+                "suppressed": len(listed) - len(self.active),
+                "hidden": self.hidden,
                 "objects": self.objects,
+                "applications": self.applications,
             },
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [f.to_json() for f in listed],
             "errors": [e.to_json() for e in self.errors],
+            "unread": [u.to_json() for u in self.unread],
             "notes": list(self.notes),
         }

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from why5xx.lint.apps import Application, Releases, applications
 from why5xx.lint.base import Check
 from why5xx.lint.checks import CHECKS
 from why5xx.lint.config import Config
-from why5xx.lint.manifests import Key, Manifests, key
+from why5xx.lint.manifests import Key, Manifests, as_written, key
 from why5xx.lint.model import CheckError, Finding, LintReport, Location, Problem, Related
-from why5xx.snapshot import Obj
+from why5xx.snapshot import DEFAULT_NAMESPACE, Obj
 
 IGNORE_ANNOTATION = "why5xx.io/ignore"
 _IGNORE = re.compile(
@@ -70,10 +71,13 @@ def _related(obj: Obj) -> Related:
 
 def _finding(check: Check, config: Config, problem: Problem, ignore: Ignore | None) -> Finding:
     subject = problem.subject
+    level = config.level(check)
+    if problem.level is not None and problem.level.rank < level.rank:
+        level = problem.level
     return Finding(
         code=check.code,
         name=check.name,
-        level=config.level(check),
+        level=level,
         message=problem.message,
         fix=problem.fix,
         object=subject.ref,
@@ -121,4 +125,72 @@ def lint(
         objects=len(manifests.objects),
         errors=tuple(errors),
         notes=tuple(notes),
+        shown_from=config.shown_from,
+    )
+
+
+def lint_applications(
+    objects: Sequence[Obj],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    releases: Releases | None = None,
+    checks: Sequence[Check] = CHECKS,
+    config: Config | None = None,
+) -> LintReport:
+    """Lint each application of the input on its own (`lint/apps.py`); the
+    report is the union of theirs, each finding once."""
+    config = config or Config()
+    placed = as_written(objects, namespace)
+    apps = applications(placed, releases, together=config.together)
+    reports = [
+        report
+        for app in apps
+        for report in _lint_application(app, namespace=namespace, checks=checks, config=config)
+    ]
+    findings = {_identity(f): f for report in reports for f in report.findings}
+    return LintReport(
+        findings=tuple(sorted(findings.values(), key=_order)),
+        objects=len(placed),
+        errors=tuple(dict.fromkeys(e for r in reports for e in r.errors)),
+        notes=tuple(dict.fromkeys(n for r in reports for n in r.notes)),
+        shown_from=config.shown_from,
+        applications=len(apps),
+    )
+
+
+def _lint_application(
+    app: Application, *, namespace: str, checks: Sequence[Check], config: Config
+) -> list[LintReport]:
+    """The application's report; with alternatives, one per alternative,
+    findings about the shared objects kept where every alternative gives them."""
+    if not app.alternatives:
+        return [lint(Manifests(app.objects, namespace=namespace), checks, config)]
+    reports = [
+        lint(Manifests((*app.objects, *alternative), namespace=namespace), checks, config)
+        for alternative in app.alternatives
+    ]
+    shared = {o.ref for o in app.objects}
+    agreed = set.intersection(
+        *({_identity(f) for f in r.findings if f.object in shared} for r in reports)
+    )
+    return [
+        replace(
+            report,
+            findings=tuple(
+                f for f in report.findings if f.object not in shared or _identity(f) in agreed
+            ),
+        )
+        for report in reports
+    ]
+
+
+def _identity(finding: Finding) -> tuple[str, str, str, int, str, str]:
+    where = finding.location
+    return (
+        finding.code,
+        str(finding.object),
+        where.path or "",
+        where.line or 0,
+        finding.field,
+        finding.message,
     )

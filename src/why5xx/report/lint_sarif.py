@@ -117,7 +117,7 @@ def render(
                 "toolExecutionNotifications": notifications,
             }
         ],
-        "results": [_result(f, index[f.code], root) for f in report.findings],
+        "results": [_result(f, index[f.code], root) for f in report.listed],
     }
     document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()

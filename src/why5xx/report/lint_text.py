@@ -44,9 +44,17 @@ def summary(report: LintReport) -> str:
         for level in Level
         if counts[level.value]
     )
-    suppressed = len(report.findings) - len(report.active)
-    tail = f" ({suppressed} suppressed)" if suppressed else ""
-    return f"{found or 'no problems'} in {_count(report.objects, 'object', 'objects')}{tail}"
+    suppressed = len(report.listed) - len(report.active)
+    notes = [f"{suppressed} suppressed"] if suppressed else []
+    if report.hidden:
+        below = "info" if report.shown_from is Level.WARNING else "lower-level"
+        notes.append(f"{report.hidden} {below} not shown: --min-severity info")
+    tail = f" ({'; '.join(notes)})" if notes else ""
+    unread = (
+        f", {_count(len(report.unread), 'document', 'documents')} not read" if report.unread else ""
+    )
+    objects = _count(report.objects, "object", "objects")
+    return f"{found or 'no problems'} in {objects}{unread}{tail}"
 
 
 def render(report: LintReport) -> RenderableType:

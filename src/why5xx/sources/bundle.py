@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sys
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,6 +35,8 @@ JSON_SUFFIXES = (".json",)
 JSON_DEPTH_LIMIT = 1024  # orjson's
 STDIN = "-"
 
+# What stands for the random suffix of an object named by `generateName`.
+GENERATED_SUFFIX = "<generated>"
 _DROPPED_SECRET_FIELDS = ("data", "stringData")
 _KUSTOMIZE_API = "kustomize.config.k8s.io/"
 
@@ -244,14 +247,50 @@ def _load_bytes(data: bytes, source: str, suffix: str | None, reading: _Reading)
         is_json = data.lstrip()[:1] in (b"{", b"[")
     documents = _json_documents(data) if is_json else _yaml_documents(data)
     locator = locate(data, is_json=is_json) if reading.lines else None
+    # Helm's template actions: maybe a chart's template, not rendered.
+    templated = b"{{" in data and _HELM_ACTION.search(data.decode("utf-8", "replace")) is not None
     for index, document in documents:
         where = f"{source}: document {index}" if index > 1 or not is_json else source
+        if templated and _unrendered(document):
+            errors.append(LoadError(source=where, message=UNRENDERED))
+            continue
         if isinstance(document, Exception):
             errors.append(LoadError(source=where, message=_one_line(document)))
             continue
         if document is None:  # an empty YAML document (e.g. a trailing ---)
             continue
         _add_document(document, source, where, reading, locator, index)
+
+
+UNRENDERED = "looks like an unrendered Helm template: run `helm template` first"
+# `{{ .Values.x }}`, `{{- include "..." . }}`, `{{ if ... }}`: Helm's, not the
+# `{{ $labels.x }}` of an alert template or the `{{inputs.x}}` of a workflow.
+_HELM_ACTION = re.compile(
+    r"\{\{-?\s*(?:\$?\.(?:Values|Release|Chart|Capabilities|Files|Template)\b|"
+    r"(?:include|template|tpl|toYaml|if|range|with|define)\s|else\b|end\b)"
+)
+
+
+def _unrendered(document: Any) -> bool:
+    """A document holding Helm template actions (`{{ .Values.x }}`) where
+    values belong: one that does not parse, or a key or value written as
+    one. Walks only documents of files that hold such actions at all."""
+    if isinstance(document, Exception):
+        return True
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _HELM_ACTION.search(value):
+                return True
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str) or _HELM_ACTION.search(key):
+                    return True
+                pending.append(item)
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _yaml_documents(data: bytes) -> Iterator[tuple[int, Any]]:
@@ -356,6 +395,11 @@ def _add_object(
     listed: bool = False,
 ) -> None:
     metadata = raw.get("metadata")
+    if isinstance(metadata, Mapping) and not metadata.get("name") and metadata.get("generateName"):
+        # The API server names it at creation (Helm and Argo CD hook Jobs): a
+        # placeholder name stands for the one it will get.
+        metadata = {**metadata, "name": f"{metadata['generateName']}{GENERATED_SUFFIX}"}
+        raw = {**raw, "metadata": metadata}
     named = isinstance(metadata, Mapping) and metadata.get("name")
     kustomize = str(raw.get("apiVersion") or "").startswith(_KUSTOMIZE_API)
     if not raw.get("kind") or not (named or (reading.unnamed and not kustomize)):

@@ -40,7 +40,8 @@ def service_ports(service: Obj) -> tuple[ServicePort, ...]:
         if raw.get("port") is None:
             continue
         target = raw.get("targetPort")
-        defaulted = target is None
+        # The API server defaults an unset targetPort, and one of 0, to `port`.
+        defaulted = target in (None, 0, "0", "")
         if defaulted:
             target = raw["port"]
         elif isinstance(target, str) and target.isdigit():

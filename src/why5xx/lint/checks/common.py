@@ -3,16 +3,18 @@ containers of a workload that serve a Service."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import cast
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, cast
 
 from why5xx.lint.manifests import Backed, Manifests
-from why5xx.lint.model import Problem
+from why5xx.lint.model import Level, Problem
+from why5xx.lint.traffic import datastore
 from why5xx.model import Draft
 from why5xx.rules import BY_CAUSE
 from why5xx.rules.base import IngressCheck, Scope, ServiceCheck
 from why5xx.snapshot import Obj
 from why5xx.views.backend import Serving
+from why5xx.views.pods import containers, pod_template_spec
 
 
 def service_rule(cause: str, manifests: Manifests, backed: Backed) -> Iterator[Problem]:
@@ -70,3 +72,49 @@ def servings_of(manifests: Manifests, workload: Obj) -> tuple[Serving, ...]:
 def named(obj: Obj) -> str:
     """`Deployment web`, as messages name objects."""
     return f"{obj.kind} {obj.name}"
+
+
+def proxied(manifests: Manifests, workload: Obj, container: Mapping[str, Any]) -> bool:
+    """Whether an HTTP proxy sends the container requests (`lint/traffic.py`):
+    something fronts the workload, and the container is no datastore."""
+    return bool(manifests.fronts_of(workload)) and datastore(container) is None
+
+
+def level_for(manifests: Manifests, workload: Obj, container: Mapping[str, Any]) -> Level | None:
+    """The check's own level for a proxied container; `info` for the rest."""
+    return None if proxied(manifests, workload, container) else Level.INFO
+
+
+def workload_level(manifests: Manifests, workload: Obj) -> Level | None:
+    """`level_for` a workload: proxied when one of the containers serving
+    its Services is (all its containers when none declares their ports)."""
+    serving = [s.container for s in servings_of(manifests, workload)]
+    if any(
+        proxied(manifests, workload, c) for c in serving or containers(pod_template_spec(workload))
+    ):
+        return None
+    return Level.INFO
+
+
+def _grpc(serving: Serving, services: Iterable[Obj]) -> bool:
+    """Whether the served port speaks gRPC, by the name or appProtocol of
+    the container's ports or the Service's."""
+    names = [str(p.get("name") or "") for p in serving.container.get("ports") or ()]
+    for service in services:
+        for port in service.spec.get("ports") or ():
+            names.append(str(port.get("appProtocol") or port.get("name") or ""))
+    return any(n.lower().startswith("grpc") for n in names)
+
+
+def readiness_probe(serving: Serving, services: Iterable[Obj] = ()) -> str:
+    """A readiness probe that fits what the container runs, as a YAML flow
+    mapping: the datastore's own ping, gRPC health for a gRPC port, an HTTP
+    health path otherwise."""
+    port = serving.ports[0] if serving.ports else None
+    shown = str(port) if port is not None else "<port>"
+    store = datastore(serving.container)
+    if store is not None:
+        return "{" + store.probe.replace("{port}", shown) + "}"
+    if _grpc(serving, services):
+        return f"{{grpc: {{port: {shown}}}}}"
+    return f"{{httpGet: {{path: /healthz, port: {shown}}}}}"

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 
 from why5xx.kube import scaled_value
 from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
-from why5xx.lint.checks.common import named
-from why5xx.lint.manifests import Manifests, fewest_pods, min_replicas
+from why5xx.lint.checks.common import named, workload_level
+from why5xx.lint.manifests import SCALED_KINDS, Manifests, fewest_pods, min_replicas
 from why5xx.lint.model import Level, Problem
 from why5xx.snapshot import Obj
-
-_BUDGETED = ("Deployment", "StatefulSet", "ReplicaSet")
 
 
 @check(
@@ -32,11 +30,13 @@ _BUDGETED = ("Deployment", "StatefulSet", "ReplicaSet")
 def no_pod_disruption_budget(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
     """A multi-replica workload behind a Service has no PodDisruptionBudget.
 
-    **What it finds**: a Deployment, StatefulSet or ReplicaSet behind a
-    Service that runs at least 2 pods (`replicas`, or an autoscaler's
-    `minReplicas`) and whose pod labels no PodDisruptionBudget in its
-    namespace selects. One replica is `single-replica-behind-route`'s
-    business: a budget cannot protect a single pod without blocking drains.
+    **What it finds**: a Deployment, StatefulSet, ReplicaSet or
+    ReplicationController behind a Service that runs at least 2 pods
+    (`replicas`, or an autoscaler's `minReplicas`) and whose pod labels no
+    PodDisruptionBudget in its namespace selects. One replica is
+    `single-replica-behind-route`'s business: a budget cannot protect a
+    single pod without blocking drains. A warning where an HTTP proxy fronts
+    the workload; `info` otherwise.
 
     **Why it is a 5xx**: nothing stops a node drain, a cluster upgrade or
     the autoscaler's scale-down from evicting every pod of the workload at
@@ -45,7 +45,7 @@ def no_pod_disruption_budget(manifests: Manifests, workload: Obj) -> Iterator[Pr
     **Fix**: a PodDisruptionBudget that selects the pods with
     `maxUnavailable: 1` (it scales with the replica count).
     """
-    if workload.kind not in _BUDGETED or not manifests.services_of(workload):
+    if workload.kind not in SCALED_KINDS or not manifests.services_of(workload):
         return
     pods = fewest_pods(manifests, workload)
     if pods is None or pods < 2 or manifests.pdbs_of(workload):
@@ -61,6 +61,7 @@ def no_pod_disruption_budget(manifests: Manifests, workload: Obj) -> Iterator[Pr
             "Add a PodDisruptionBudget with maxUnavailable: 1 whose selector matches the pod "
             "template labels."
         ),
+        level=workload_level(manifests, workload),
     )
 
 
@@ -191,7 +192,7 @@ def pdb_selects_nothing(manifests: Manifests, pdb: Obj) -> Iterator[Problem]:
 @check(
     code="W5X601",
     name="hpa-min-replicas-zero",
-    level=Level.ERROR,
+    level=Level.WARNING,
     scope=Scope.HPA,
     peers=(
         kube_linter(

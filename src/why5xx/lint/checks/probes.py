@@ -9,9 +9,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
-from why5xx.lint.checks.common import named, servings_of
+from why5xx.lint.checks.common import level_for, named, readiness_probe, servings_of
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
+from why5xx.lint.traffic import sidecar_readiness
 from why5xx.snapshot import Obj
 from why5xx.views.pods import ContainerPort, container_ports, containers, pod_template_spec
 from why5xx.views.probes import Probe
@@ -173,35 +174,44 @@ def probe_port_undeclared(manifests: Manifests, workload: Obj) -> Iterator[Probl
     ),
 )
 def no_readiness_probe(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
-    """A container that serves a Service has no readiness probe.
+    """A container that an HTTP proxy sends requests to has no readiness probe.
 
     **What it finds**: a container of a workload behind a Service (one that
     declares the Service's target port, or every app container when none
-    declares ports) without a `readinessProbe`.
+    declares ports) without a `readinessProbe`. It is a warning where a
+    proxy fronts the workload (an Ingress, a Gateway API or mesh route, a
+    `LoadBalancer` or `NodePort` Service, a headless Service with an HTTP
+    or gRPC port) and the container is no datastore, cache or broker
+    (`lint/traffic.py`), and where no injected
+    sidecar holds the pod unready until the app serves (Dapr's waits for
+    its `app-port`); `info` otherwise.
 
     **Why it is a 5xx**: without one, a pod is ready as soon as its
     containers start: the Service sends it requests before the app listens
     (connection refused: 502) and keeps sending them to an app that hangs.
 
-    **Fix**: add a `readinessProbe` on the port the Service targets (an
-    `httpGet` on a health path that answers only when the app can serve).
+    **Fix**: a readiness probe that fits what the container runs: `httpGet`
+    on a health path for HTTP, `grpc` for a gRPC port, `exec` of the
+    server's own ping (`redis-cli ping`, `pg_isready`, `mysqladmin ping`)
+    or `tcpSocket` for datastores and brokers.
     """
+    sidecar = sidecar_readiness(workload)
     for serving in servings_of(manifests, workload):
         if serving.container.get("readinessProbe"):
             continue
         services = ", ".join(s.name for s in manifests.services_of(workload))
+        level = level_for(manifests, workload, serving.container)
+        probe = readiness_probe(serving, manifests.services_of(workload))
         yield Problem(
             subject=workload,
             field=f"{serving.path}.readinessProbe",
             message=(
                 f"Container {serving.name} of {named(workload)} serves Service {services} "
-                "without a readiness probe"
+                "without a readiness probe" + (f" ({sidecar})" if sidecar else "")
             ),
-            fix=(
-                f"Add a readinessProbe to container {serving.name} (e.g. httpGet on its health "
-                f"path, port {serving.ports[0] if serving.ports else 'the served port'})."
-            ),
+            fix=f"Add to container {serving.name}: readinessProbe: {probe}.",
             related=manifests.services_of(workload),
+            level=Level.INFO if sidecar else level,
         )
 
 
@@ -212,11 +222,15 @@ def no_readiness_probe(manifests: Manifests, workload: Obj) -> Iterator[Problem]
     scope=Scope.WORKLOAD,
 )
 def readiness_same_as_liveness(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
-    """A serving container's readiness probe checks exactly what its liveness probe checks.
+    """A serving container's liveness probe checks what its readiness probe does, as soon.
 
     **What it finds**: a container behind a Service whose readiness and
-    liveness probes use the same handler on the same target (path, port,
-    command), whatever their timings.
+    liveness probes use the same handler on the same target (path, port by
+    number or name, command; headers aside), where the liveness probe gives
+    up no later than the readiness probe (`failureThreshold` x
+    `periodSeconds`). A warning where an HTTP proxy fronts the workload;
+    `info` where the liveness probe waits longer (the pod leaves rotation
+    first and may recover) or nothing proxies HTTP to it.
 
     **Why it is a 5xx**: readiness should say "send me traffic", liveness
     "I am not stuck". When both check the same thing, a slow dependency or
@@ -229,13 +243,16 @@ def readiness_same_as_liveness(manifests: Manifests, workload: Obj) -> Iterator[
     the liveness probe a cheap endpoint (e.g. `/livez`) with a larger
     `failureThreshold`.
     """
+    declared = container_ports(pod_template_spec(workload))
     for serving in servings_of(manifests, workload):
         readiness = Probe.of(serving.container, "readiness")
         liveness = Probe.of(serving.container, "liveness")
         if readiness is None or liveness is None or not readiness.handler:
             continue
-        if (readiness.handler, readiness.action) != (liveness.handler, liveness.action):
+        own = tuple(p for p in declared if p.container == serving.name)
+        if _checked(readiness, own) != _checked(liveness, own):
             continue
+        sooner = _failing(liveness) <= _failing(readiness)
         yield Problem(
             subject=workload,
             field=f"{serving.path}.livenessProbe",
@@ -247,7 +264,23 @@ def readiness_same_as_liveness(manifests: Manifests, workload: Obj) -> Iterator[
                 "Point the liveness probe at a check that fails only when the process is stuck "
                 "(e.g. /livez), with a larger failureThreshold than the readiness probe's."
             ),
+            level=level_for(manifests, workload, serving.container) if sooner else Level.INFO,
         )
+
+
+def _checked(probe: Probe, declared: tuple[ContainerPort, ...]) -> tuple[str, str]:
+    """What a probe checks, its port resolved to a number and its headers
+    left out (a header does not make another check)."""
+    port = probe.port
+    if isinstance(port, str) and not port.isdigit():
+        port = next((p.number for p in declared if p.name == port), port)
+    action = {k: v for k, v in probe.action.items() if k not in ("httpHeaders", "port")}
+    return probe.handler, f"{port} {sorted(action.items())}"
+
+
+def _failing(probe: Probe) -> int:
+    """Seconds of failures before the kubelet acts on the probe."""
+    return probe.setting("failureThreshold") * probe.setting("periodSeconds")
 
 
 def _jvm(container: Mapping[str, Any]) -> str | None:

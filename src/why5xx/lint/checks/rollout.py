@@ -4,12 +4,15 @@ leaves no ready pod, one replica behind an Ingress."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from why5xx.lint.base import Relation, Scope, check, kube_linter, popeye
-from why5xx.lint.checks.common import named, servings_of
+from why5xx.lint.checks.common import level_for, named, servings_of, workload_level
 from why5xx.lint.manifests import Manifests, fewest_pods
 from why5xx.lint.model import Level, Problem
+from why5xx.lint.traffic import exposed
 from why5xx.snapshot import Obj
 from why5xx.views.pods import pod_template_spec
 from why5xx.views.rollout import (
@@ -34,13 +37,17 @@ _NO_DRAIN_PEERS = (
     peers=_NO_DRAIN_PEERS,
 )
 def no_prestop_drain(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
-    """A container that serves a Service stops without draining first.
+    """A container that an HTTP proxy sends requests to stops without draining first.
 
     **What it finds**: a container behind a Service with no preStop hook, or
     one that sleeps 0 s. A native `lifecycle.preStop.sleep` action, an
     `exec` that runs `sleep N` (alone or before a graceful quit), an
     `httpGet` or another command count as a drain (`views/rollout.py`,
-    `prestop_drain`, as the diagnosis `rollout-no-prestop` reads it).
+    `prestop_drain`, as the diagnosis `rollout-no-prestop` reads it). A
+    warning where a proxy fronts the workload (an Ingress, a Gateway API or
+    mesh route, a `LoadBalancer` or `NodePort` Service, a headless Service
+    with an HTTP or gRPC port) and the container is no datastore, cache or
+    broker; `info` otherwise.
 
     **Why it is a 5xx**: when a pod is deleted, the kubelet stops it while
     the control plane removes it from the EndpointSlices; ingress-nginx,
@@ -48,9 +55,11 @@ def no_prestop_drain(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
     SIGTERM at once refuses the requests still routed to it: 502 during
     every rollout, scale-down and node drain.
 
-    **Fix**: a preStop sleep of 5-15 s: `lifecycle: {preStop: {sleep:
-    {seconds: 10}}}` (Kubernetes 1.30+), or `exec: {command: [sleep, "10"]}`
-    where the image has `sleep`; nginx: `sleep 10 && nginx -s quit`.
+    **Fix**: a preStop that suits the image: a sleep of 5-15 s,
+    `lifecycle: {preStop: {sleep: {seconds: 10}}}` (Kubernetes 1.30+, no
+    shell needed); nginx: `sleep 5 && nginx -s quit` (a graceful quit);
+    Envoy: fail its health check and drain listeners through the admin
+    API, then sleep.
     """
     for serving in servings_of(manifests, workload):
         drain = prestop_drain(serving.container)
@@ -64,17 +73,41 @@ def no_prestop_drain(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
                 f"{', '.join(s.name for s in manifests.services_of(workload))} and stops without "
                 f"a preStop drain ({drain.how if drain else 'no preStop'})"
             ),
-            fix=(
-                f"Add lifecycle.preStop.sleep.seconds: {PROPOSED_SLEEP} to container "
-                f"{serving.name} (Kubernetes 1.30+; earlier: exec sleep {PROPOSED_SLEEP})."
-            ),
+            fix=f"Add to container {serving.name}: {_drain_for(serving.container)}",
+            level=level_for(manifests, workload, serving.container),
         )
+
+
+_NGINX_IMAGE = re.compile(r"(?:^|/)(?:nginx[\w.-]*|openresty)(?::|@|$)")
+_ENVOY_IMAGE = re.compile(r"(?:^|/)envoy[\w.-]*(?::|@|$)")
+
+
+def _drain_for(container: Mapping[str, Any]) -> str:
+    """The preStop that suits the image: nginx quits gracefully, Envoy
+    drains its listeners, anything else sleeps."""
+    image = str(container.get("image", ""))
+    if _NGINX_IMAGE.search(image):
+        return (
+            f'lifecycle: {{preStop: {{exec: {{command: [sh, -c, "sleep {PROPOSED_SLEEP} && '
+            'nginx -s quit"]}}}} (a graceful quit once the endpoints are gone).'
+        )
+    if _ENVOY_IMAGE.search(image):
+        return (
+            'lifecycle: {preStop: {exec: {command: [sh, -c, "curl -s -X POST '
+            "127.0.0.1:9901/healthcheck/fail; curl -s -X POST "
+            f"'127.0.0.1:9901/drain_listeners?graceful'; sleep {PROPOSED_SLEEP}\"]}}}}}} "
+            "(Envoy's admin port as configured; a drain time below the grace period)."
+        )
+    return (
+        f"lifecycle: {{preStop: {{sleep: {{seconds: {PROPOSED_SLEEP}}}}}}} (Kubernetes 1.30+; "
+        f'earlier: exec [sh, -c, "sleep {PROPOSED_SLEEP}"]).'
+    )
 
 
 @check(
     code="W5X402",
     name="grace-period-within-prestop",
-    level=Level.ERROR,
+    level=Level.WARNING,
     scope=Scope.WORKLOAD,
     peers=_NO_DRAIN_PEERS,
 )
@@ -109,6 +142,7 @@ def grace_period_within_prestop(manifests: Manifests, workload: Obj) -> Iterator
                 "Set terminationGracePeriodSeconds to at least "
                 f"{int(drain.seconds) + DEFAULT_GRACE} (the sleep plus the app's own drain)."
             ),
+            level=level_for(manifests, workload, serving.container),
         )
 
 
@@ -148,7 +182,7 @@ def no_min_ready_seconds(manifests: Manifests, workload: Obj) -> Iterator[Proble
 @check(
     code="W5X404",
     name="rollout-drops-all-pods",
-    level=Level.ERROR,
+    level=Level.WARNING,
     scope=Scope.WORKLOAD,
     peers=(
         kube_linter(
@@ -169,7 +203,9 @@ def rollout_drops_all_pods(manifests: Manifests, workload: Obj) -> Iterator[Prob
 
     **Why it is a 5xx**: during the rollout every old pod is stopped before
     a new one is ready: the Service has no endpoints and answers 503 until
-    the new pods pass their readiness probes.
+    the new pods pass their readiness probes. A warning where an HTTP proxy
+    fronts the workload; `info` for datastores (which often need
+    `Recreate`) and workloads no proxy fronts.
 
     **Fix**: `strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1,
     maxUnavailable: 0}}`. Keep `Recreate` only where two versions must never
@@ -185,6 +221,7 @@ def rollout_drops_all_pods(manifests: Manifests, workload: Obj) -> Iterator[Prob
         field=problem.evidence.field,
         message=f"{named(workload)} behind a Service: {problem.text}",
         fix="Use strategy.type RollingUpdate with maxSurge: 1 and maxUnavailable: 0.",
+        level=workload_level(manifests, workload),
     )
 
 
@@ -203,12 +240,16 @@ def rollout_drops_all_pods(manifests: Manifests, workload: Obj) -> Iterator[Prob
     ),
 )
 def single_replica_behind_route(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
-    """A workload that an Ingress or route sends traffic to runs a single pod.
+    """A workload that a proxy or load balancer sends traffic to runs a single pod.
 
-    **What it finds**: a Deployment, StatefulSet or ReplicaSet reached
-    through a Service from an Ingress or HTTPRoute, with
-    `replicas: 1` (or unset), or a HorizontalPodAutoscaler allowing one
-    (`minReplicas` 1, the default).
+    **What it finds**: a Deployment, StatefulSet, ReplicaSet or
+    ReplicationController reached through a Service from an Ingress, a
+    Gateway API route or an Istio VirtualService, or behind a `LoadBalancer`
+    or `NodePort` Service or a headless Service with an HTTP or gRPC port
+    (balanced pod by pod), with `replicas: 1` (or unset), or a
+    HorizontalPodAutoscaler allowing one (`minReplicas` 1, the default).
+    A single datastore, cache or broker is `info`: one replica is often
+    all it can run.
 
     **Why it is a 5xx**: that pod's eviction (a node drain, an upgrade), its
     crash or its OOM kill leaves the Service without endpoints until a new
@@ -217,18 +258,21 @@ def single_replica_behind_route(manifests: Manifests, workload: Obj) -> Iterator
     **Fix**: run at least 2 replicas (or `minReplicas: 2`) with a
     PodDisruptionBudget of `maxUnavailable: 1`.
     """
-    routes = manifests.routes_of(workload)
-    if not routes or fewest_pods(manifests, workload) != 1:
+    fronts = manifests.fronts_of(workload)
+    if not fronts or fewest_pods(manifests, workload) != 1:
         return
     hpas = manifests.hpas_of(workload)
     allows = f" ({named(hpas[0])} allows 1)" if hpas else ""
+    front = fronts[0]
+    how = f" ({exposed(front)})" if front.kind == "Service" else ""
     yield Problem(
         subject=workload,
         field="spec.replicas",
-        message=f"{named(workload)} runs a single pod behind {named(routes[0])}{allows}",
+        message=f"{named(workload)} runs a single pod behind {named(front)}{how}{allows}",
         fix=(
             "Run at least 2 replicas (spec.replicas, or the autoscaler's minReplicas), with a "
             "PodDisruptionBudget of maxUnavailable: 1."
         ),
-        related=(*routes, *hpas),
+        related=(*fronts, *hpas),
+        level=workload_level(manifests, workload),
     )

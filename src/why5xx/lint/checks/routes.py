@@ -5,13 +5,16 @@ exist or that names none."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import route_rule
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
+from why5xx.lint.traffic import made_by_operator, operator_resources
 from why5xx.snapshot import Obj
 from why5xx.views.ingress import DEFAULT_CLASS_ANNOTATION, requested_class
+from why5xx.views.routes import ingress_backends, route_backends
 
 
 @check(
@@ -51,10 +54,40 @@ def route_backend_missing(manifests: Manifests, route: Obj) -> Iterator[Problem]
     ingress-nginx answers 503, other controllers 503 or drop the route; a
     Gateway answers 500 for the requests an invalid backendRef would get.
 
+    A missing Service is `info` where the files do not deploy it: an
+    operator makes it from a custom resource of the application (ECK's
+    `kibana-kb-http` from the `Kibana` named `kibana`), or the application
+    holds no Service of that namespace at all (the route is applied next to
+    an app deployed from elsewhere).
+
     **Fix**: point the backend at the existing Service and one of its ports,
     or add the Service; lint routes together with their Services.
     """
-    yield from route_rule("ingress-backend-missing", manifests, route)
+    elsewhere = _deployed_elsewhere(manifests, route)
+    for problem in route_rule("ingress-backend-missing", manifests, route):
+        if any(problem.field.startswith(field) for field in elsewhere):
+            yield replace(problem, level=Level.INFO)
+        else:
+            yield problem
+
+
+def _deployed_elsewhere(manifests: Manifests, route: Obj) -> tuple[str, ...]:
+    """The fields of the route's backends whose missing Service the files
+    do not deploy: an operator makes it, or they hold no Service of its
+    namespace."""
+    if route.kind == "Ingress":
+        named = [(route.namespace, b.service, b.field) for b in ingress_backends(route)]
+    else:
+        named = [(b.namespace, b.name, b.field) for b in route_backends(route) if b.service]
+    return tuple(
+        field
+        for namespace, name, field in named
+        if manifests.snap.get("Service", namespace, name) is None
+        and (
+            not manifests.snap.list("Service", namespace)
+            or made_by_operator(name, operator_resources(manifests.objects, namespace))
+        )
+    )
 
 
 @check(
@@ -116,6 +149,13 @@ def ingress_class_unset(manifests: Manifests, route: Obj) -> Iterator[Problem]:
     (unless started with `--watch-ingress-without-class`) and its hosts get
     404 or 503.
 
+    **Level**: a warning where the Ingress was written for a controller
+    that leaves class-less Ingresses alone (its annotations are
+    ingress-nginx's, NGINX's, Traefik's, HAProxy's or the AWS Load Balancer
+    Controller's) or where the application's other Ingresses name a class;
+    `info` otherwise: a managed platform's default controller (GKE's, for
+    one) serves Ingresses without a class.
+
     **Fix**: set `spec.ingressClassName` to the class of the controller
     that should serve it.
     """
@@ -124,10 +164,35 @@ def ingress_class_unset(manifests: Manifests, route: Obj) -> Iterator[Problem]:
     classes = manifests.snap.list("IngressClass")
     if any(c.annotations.get(DEFAULT_CLASS_ANNOTATION) == "true" for c in classes):
         return
-    known = ", ".join(sorted(c.name for c in classes)) or "e.g. nginx"
+    named = sorted(
+        {
+            name
+            for other in manifests.snap.list("Ingress")
+            if (name := requested_class(other)[0]) is not None
+        }
+    )
+    controller = next(
+        (a.split("/")[0] for a in route.annotations if a.startswith(_CLASS_NEEDED_PREFIXES)), None
+    )
+    known = ", ".join(named or sorted(c.name for c in classes)) or "e.g. nginx"
+    why = f" (its annotations are for {controller})" if controller else ""
     yield Problem(
         subject=route,
         field="spec.ingressClassName",
-        message=f"Ingress {route.name} names no IngressClass and relies on a cluster default",
+        message=f"Ingress {route.name} names no IngressClass and relies on a cluster default{why}",
         fix=f"Set spec.ingressClassName to the class that should serve it ({known}).",
+        level=None if controller or named else Level.INFO,
     )
+
+
+# Annotation prefixes of controllers that serve an Ingress without a class
+# only when started to (ingress-nginx, NGINX's, Traefik, HAProxy, AWS LBC).
+_CLASS_NEEDED_PREFIXES = (
+    "nginx.ingress.kubernetes.io/",
+    "nginx.org/",
+    "nginx.com/",
+    "traefik.ingress.kubernetes.io/",
+    "haproxy.org/",
+    "haproxy-ingress.github.io/",
+    "alb.ingress.kubernetes.io/",
+)

@@ -3,14 +3,18 @@ misses a workload by one label, a targetPort no container declares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from why5xx.kube import selector_string
 from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import named, service_rule
-from why5xx.lint.manifests import Manifests
+from why5xx.lint.manifests import Manifests, pod_labels
 from why5xx.lint.model import Level, Problem
+from why5xx.lint.traffic import made_by_operator, operator_resources
 from why5xx.snapshot import Obj
+from why5xx.views.pods import container_ports, pod_template_spec
+from why5xx.views.ports import service_ports
 from why5xx.views.selection import near_misses
 
 
@@ -45,6 +49,14 @@ def service_selects_nothing(manifests: Manifests, service: Obj) -> Iterator[Prob
     selector matches; with none, the Service has no endpoints and every
     proxy in front of it answers 503.
 
+    **Level**: an error where the Service is certainly broken: its name or a
+    value of its selector names a workload of the application, or a label
+    value its pods carry. `info` where the Service fronts something the
+    files do not deploy: it names no workload of them (a DaemonSet or
+    database installed elsewhere), an operator makes its pods from a custom
+    resource of the application (ECK's `kibana` for `kibana-kb-http`), or a
+    traffic split (SMI `TrafficSplit`) names it.
+
     **Fix**: point `spec.selector` at the pod template labels of the workload
     that serves it, or lint the Service together with that workload's
     manifest (a Service linted alone always looks dangling).
@@ -52,9 +64,34 @@ def service_selects_nothing(manifests: Manifests, service: Obj) -> Iterator[Prob
     backed = manifests.backed(service)
     if backed is None or backed.workloads:
         return
-    if near_misses(manifests.templates, service.namespace, backed.target.selector):
+    selector = backed.target.selector
+    if near_misses(manifests.templates, service.namespace, selector):
         return
-    yield from service_rule("no-matching-workload", manifests, backed)
+    elsewhere = _fronts_elsewhere(manifests, service, selector)
+    for problem in service_rule("no-matching-workload", manifests, backed):
+        yield replace(problem, level=Level.INFO) if elsewhere else problem
+
+
+def _fronts_elsewhere(manifests: Manifests, service: Obj, selector: Mapping[str, str]) -> bool:
+    """Whether a Service that selects nothing in the files fronts pods made
+    elsewhere: by an operator, or by something the files do not deploy."""
+    namespace = service.namespace
+    resources = operator_resources(manifests.objects, namespace)
+    if made_by_operator(service.name, resources) is not None:
+        return True
+    if any(
+        (split.spec.get("service") or "") == service.name
+        for split in manifests.snap.list("TrafficSplit", namespace)
+    ):
+        return True
+    names = {service.name, *(str(v) for v in selector.values())}
+    for workload in manifests.workloads:
+        if workload.namespace != namespace:
+            continue
+        values = {str(v) for v in pod_labels(workload).values()}
+        if workload.name in names or values & names:
+            return False
+    return True
 
 
 @check(
@@ -160,6 +197,11 @@ def target_port_not_exposed(manifests: Manifests, service: Obj) -> Iterator[Prob
     is, so connections go to a port nothing listens on: connection refused,
     502.
 
+    **Level**: an error for a named targetPort (the endpoints leave the pods
+    out: certain); a warning for a number no container declares (an app may
+    serve a port it does not declare); `info` for a number declared with
+    another protocol only (the declaration does not restrict the traffic).
+
     **Fix**: point `targetPort` at the port the container declares (by
     name, which survives a port change), or declare and serve the port in
     the container.
@@ -167,4 +209,15 @@ def target_port_not_exposed(manifests: Manifests, service: Obj) -> Iterator[Prob
     backed = manifests.backed(service)
     if backed is None or not backed.workloads:
         return
-    yield from service_rule("target-port-mismatch", manifests, backed)
+    targets = {port.field: port.target for port in service_ports(service)}
+    declared = {
+        p.number
+        for workload in backed.workloads
+        for p in container_ports(pod_template_spec(workload))
+    }
+    for problem in service_rule("target-port-mismatch", manifests, backed):
+        target = targets.get(problem.field.removesuffix(".targetPort"))
+        if not isinstance(target, int):
+            yield problem  # a name: the endpoints leave the pods out
+        else:
+            yield replace(problem, level=Level.INFO if target in declared else Level.WARNING)
