@@ -131,15 +131,62 @@ why5xx lint k8s/ -o github                      # pull-request annotations
 Objects without a namespace are linted in the namespace `-n` names
 (default `default`), where `kubectl apply -n` would put them. Lint reads
 specs: pods and ReplicaSets made by a controller, events and endpoints
-are ignored, so `--live` lints what was applied.
+are ignored, so `--live` lints what was applied. Objects named by
+`generateName` (Helm and Argo CD hook Jobs) are linted under the name
+`<generateName><generated>`.
+
+## Applications
+
+Lint compares objects within one application, never across two because
+they share a kind, namespace and name; the report is the union of the
+applications' reports (`summary.applications` counts them):
+
+- a directory is an application with the directories below it, unless one
+  of them defines an object of the directory differently: that one is an
+  application of its own. Sibling directories are never merged.
+- files of one directory that define the same object differently are
+  alternatives (`all-in-one.yaml`, `quickstart.yaml`): each is linted with
+  the directory's other files; a finding about an object they share
+  counts when every alternative gives it.
+- `helm template` output holding several charts (`# Source: <chart>/...`
+  comments) is one application per chart.
+- objects read from a cluster (`--live`) are one application.
+
+`lint: {{scope: all}}` in `.why5xx.yaml` compares every object with every
+other, as one application. Linting a repository gives the union of
+linting each of its applications.
+
+## Levels
+
+- `error`: a 5xx once the manifests are applied (a selector that matches
+  nothing the files deploy, a named targetPort no container declares, a
+  route backend that does not exist).
+- `warning`: a 5xx under ordinary operations (rollouts, node drains, load,
+  idle connections), and only for workloads an HTTP proxy sends requests to:
+  through an Ingress, a Gateway API route, an Istio VirtualService, a
+  `LoadBalancer` or `NodePort` Service, or a headless Service with an HTTP
+  or gRPC port (balanced pod by pod). Not for datastores, caches and brokers
+  reached over their own protocols (by image, environment or port).
+- `info`: the rest. Counted (`summary.hidden`) and not listed unless asked
+  for: `--min-severity info`, or `min-severity: info` in `.why5xx.yaml`.
+
+A check lowers its finding to `info` where the files show the 5xx will not
+happen (each check's page says when): a Service that selects nothing but
+names no workload of the files, or whose pods an operator makes; a route
+to a Service the files do not deploy; a readiness probe an injected Dapr
+sidecar provides; an Ingress without a class that no controller needing
+one was written for.
 
 ## Exit codes
 
-0: nothing at or above the `--fail-on` level (default `error`); 1: a
-finding at or above it; 2: unusable input (a file that cannot be parsed,
-nothing to lint, a bad `.why5xx.yaml`) or a check that crashed (reported,
-and every other check still ran). Documents that are not Kubernetes objects
-(`values.yaml`, `Chart.yaml`, `kustomization.yaml`) are skipped.
+0: nothing at or above the `--fail-on` level (default `error`), and always
+with `--fail-on never`; 1: a finding at or above it, or a document that
+could not be read or a check that crashed (what it held was not checked;
+both are reported, and everything else is still linted); 2: nothing could
+be read at all, or a bad `.why5xx.yaml`. Documents that are not Kubernetes
+objects (`values.yaml`, `Chart.yaml`, `kustomization.yaml`) are skipped. A
+chart's template given unrendered is one line: `looks like an unrendered
+Helm template: run `helm template` first`.
 
 ## Output
 
@@ -148,7 +195,8 @@ and every other check still ran). Documents that are not Kubernetes objects
 ```json
 {{
   "schema": "{SCHEMA}",
-  "summary": {{"error": 1, "warning": 0, "info": 0, "suppressed": 0, "objects": 14}},
+  "summary": {{"error": 1, "warning": 0, "info": 0, "suppressed": 0, "hidden": 2,
+              "objects": 14, "applications": 1}},
   "findings": [
     {{
       "code": "W5X103",
@@ -164,12 +212,17 @@ and every other check still ran). Documents that are not Kubernetes objects
     }}
   ],
   "errors": [],
+  "unread": [],
   "notes": []
 }}
 ```
 
-`findings` are ordered by file, line, object and code; a suppressed one
-carries `"suppressed": {{"reason": "..."}}`. `-o sarif` is SARIF 2.1.0 (the
+`findings` are ordered by file, line, object and code, and hold those at
+or above `--min-severity` (default `warning`; the counts of `summary` are
+theirs, `hidden` counts the others); a suppressed one carries
+`"suppressed": {{"reason": "..."}}`. `errors` are checks that crashed on
+an object; `unread` the documents that could not be read (`{{"source":
+"k8s/app.yaml: document 2", "message": "..."}}`). `-o sarif` is SARIF 2.1.0 (the
 tests validate it against the OASIS schema): each check is a rule, each
 finding a result located at its object's file and line. Objects read from
 standard input have no file to point at: for code scanning, lint rendered
@@ -196,6 +249,8 @@ lint:
   disable: [W5X403]          # codes or names
   severity: {{W5X501: info}}   # error | warning | info
   fail-on: warning           # error | warning | info | never
+  min-severity: warning      # the lowest level listed: error | warning | info
+  scope: application         # application | all
 ```
 
 ## pre-commit

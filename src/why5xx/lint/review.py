@@ -14,8 +14,9 @@ listed.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ class Row:
     true: int
     false: int
     unreviewed: int
+    silenced: int = 0  # findings reviewed false that lint no longer lists
 
     @property
     def precision(self) -> float | None:
@@ -124,7 +126,13 @@ def score(report: LintReport, root: Path, verdicts: Sequence[Verdict]) -> Score:
     listed = [(finding_key(f, root), f) for f in report.active]
     keys = {k for k, _ in listed}
     codes = sorted({f.code for _, f in listed} | {v.code for v in verdicts})
-    checks = tuple(_row(code, (k for k, f in listed if f.code == code), by_key) for code in codes)
+    silenced = Counter(v.code for v in verdicts if not v.true and v.key not in keys)
+    checks = tuple(
+        replace(
+            _row(code, (k for k, f in listed if f.code == code), by_key), silenced=silenced[code]
+        )
+        for code in codes
+    )
     levels = (
         *(
             _row(level.value, (k for k, f in listed if f.level is level), by_key)
@@ -150,14 +158,15 @@ def _percent(value: float | None) -> str:
 def markdown(result: Score) -> str:
     """The per-check and per-level table (README, `make bench`)."""
     lines = [
-        "| check | listed | true | false | unreviewed | precision |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| check | listed | true | false | unreviewed | precision | noise no longer listed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in (*result.checks, *result.levels):
         name = f"**{row.name}**" if row in result.levels else f"`{row.name}`"
+        silenced = "" if row in result.levels else str(row.silenced)
         lines.append(
             f"| {name} | {row.listed} | {row.true} | {row.false} | {row.unreviewed} | "
-            f"{_percent(row.precision)} |"
+            f"{_percent(row.precision)} | {silenced} |"
         )
     lines.append("")
     lines.append(
