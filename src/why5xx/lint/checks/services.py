@@ -41,7 +41,10 @@ def service_selects_nothing(manifests: Manifests, service: Obj) -> Iterator[Prob
     template labels of no Deployment, StatefulSet, DaemonSet or ReplicaSet
     (and the labels of no bare Pod) in its namespace, where no workload
     misses it by one label either (that is `selector-near-miss`). It runs
-    the diagnosis rule `no-matching-workload` over the manifests. A Service
+    the diagnosis rule `no-matching-workload` over the manifests, and
+    `selector-mismatch` where the Service names a workload it misses (the
+    workload has its name, its app label, or a deployment tool's annotation
+    names it): that one is meant, however unlike the labels. A Service
     without a selector (endpoints managed by hand) and an `ExternalName`
     Service are not checked.
 
@@ -68,7 +71,8 @@ def service_selects_nothing(manifests: Manifests, service: Obj) -> Iterator[Prob
     if near_misses(manifests.templates, service.namespace, selector):
         return
     elsewhere = _fronts_elsewhere(manifests, service, selector)
-    for problem in service_rule("no-matching-workload", manifests, backed):
+    problems = list(service_rule("no-matching-workload", manifests, backed))
+    for problem in problems or service_rule("selector-mismatch", manifests, backed):
         yield replace(problem, level=Level.INFO) if elsewhere else problem
 
 
