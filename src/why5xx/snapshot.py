@@ -46,13 +46,11 @@ CLUSTER_SCOPED = frozenset(
     }
 )
 # Kinds whose pods are selected by a Service and that own pods directly or through ReplicaSets.
-WORKLOAD_KINDS = (
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "ReplicationController",
-)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+# Manifests also make serving pods with the ReplicationController (its
+# examples live on in tutorials); the diagnosis does not read it from a
+# cluster, lint does (`lint.manifests`).
+MANIFEST_WORKLOAD_KINDS = (*WORKLOAD_KINDS, "ReplicationController")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _NOTHING: Mapping[str, Any] = MappingProxyType({})

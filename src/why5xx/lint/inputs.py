@@ -25,6 +25,7 @@ LIVE_KINDS = (
     "StatefulSet",
     "DaemonSet",
     "ReplicaSet",
+    "ReplicationController",
     "Pod",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from why5xx.kube import label_selector_matches
 from why5xx.lint.base import Scope
 from why5xx.lint.traffic import MESH_ROUTE_KINDS, exposed, mesh_routed_services
-from why5xx.snapshot import DEFAULT_NAMESPACE, WORKLOAD_KINDS, Obj, Snapshot, placed
+from why5xx.snapshot import DEFAULT_NAMESPACE, MANIFEST_WORKLOAD_KINDS, Obj, Snapshot, placed
 from why5xx.templates import model_pod
 from why5xx.views.backend import Serving, serving_containers
 from why5xx.views.pods import pod_template_labels
@@ -31,7 +31,7 @@ from why5xx.views.service import ServiceTarget, selected_workloads
 # What the cluster makes and reports rather than what anyone writes.
 _RUNTIME_KINDS = frozenset({"Event", "EndpointSlice", "Endpoints"})
 _CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet"})
-WORKLOAD_SUBJECT_KINDS = (*WORKLOAD_KINDS, "Pod")
+WORKLOAD_SUBJECT_KINDS = (*MANIFEST_WORKLOAD_KINDS, "Pod")
 # The workloads that run `spec.replicas` pods.
 SCALED_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
 
@@ -207,8 +207,8 @@ def _backed(snap: Snapshot, service: Obj) -> Backed:
     target = ServiceTarget.build(snap, service)
     return Backed(
         target=target,
-        workloads=(*selected_workloads(snap, target), *target.pods),
-        servings=serving_containers(snap, target),
+        workloads=(*selected_workloads(snap, target, MANIFEST_WORKLOAD_KINDS), *target.pods),
+        servings=serving_containers(snap, target, MANIFEST_WORKLOAD_KINDS),
     )
 
 

@@ -58,6 +58,7 @@ KINDS: Mapping[str, Kind] = {
         _builtin("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
         _builtin("", "v1", "Namespace", "namespaces", namespaced=False),
         _builtin("", "v1", "Node", "nodes", namespaced=False),
+        _builtin("", "v1", "ReplicationController", "replicationcontrollers"),
         _builtin("apps", "v1", "Deployment", "deployments"),
         _builtin("apps", "v1", "ReplicaSet", "replicasets"),
         _builtin("apps", "v1", "StatefulSet", "statefulsets"),

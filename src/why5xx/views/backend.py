@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from why5xx.snapshot import Obj, Snapshot
+from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
 from why5xx.views.frontend import ISTIO_PROXY
 from why5xx.views.pods import container_ports, pod_template_spec
 from why5xx.views.ports import service_ports
@@ -46,26 +46,31 @@ class Serving:
         return f"{prefix}/containers/{self.index}"
 
 
-def workloads(snap: Snapshot, target: ServiceTarget) -> list[Obj]:
+def workloads(
+    snap: Snapshot, target: ServiceTarget, kinds: tuple[str, ...] = WORKLOAD_KINDS
+) -> list[Obj]:
     """The workloads behind the Service, in a stable order (by kind and
     name, whatever order the input listed them in)."""
-    return sorted(selected_workloads(snap, target), key=lambda w: (w.kind, w.name))
+    return sorted(selected_workloads(snap, target, kinds), key=lambda w: (w.kind, w.name))
 
 
-def _owners(snap: Snapshot, target: ServiceTarget) -> list[Obj]:
-    found = workloads(snap, target)
+def _owners(snap: Snapshot, target: ServiceTarget, kinds: tuple[str, ...]) -> list[Obj]:
+    found = workloads(snap, target, kinds)
     if found:
         return found
     return list(target.live_pods[:1])
 
 
-def serving_containers(snap: Snapshot, target: ServiceTarget) -> tuple[Serving, ...]:
+def serving_containers(
+    snap: Snapshot, target: ServiceTarget, kinds: tuple[str, ...] = WORKLOAD_KINDS
+) -> tuple[Serving, ...]:
     """The app containers that declare one of the Service's target ports
     (by number or name); when none declares ports at all, every app
-    container but the Istio sidecar."""
+    container but the Istio sidecar. `kinds`: the workload kinds to look at
+    (lint adds the ReplicationController)."""
     out: list[Serving] = []
     ports = service_ports(target.service)
-    for owner in _owners(snap, target):
+    for owner in _owners(snap, target, kinds):
         spec = pod_template_spec(owner)
         declared = container_ports(spec)
         for index, container in enumerate(spec.get("containers") or ()):

@@ -150,17 +150,19 @@ class ServiceTarget:
         )
 
 
-def selected_workloads(snap: Snapshot, target: ServiceTarget) -> tuple[Obj, ...]:
-    """Workloads whose pod template the Service's selector matches, whether
-    they run pods or not (a ReplicaSet owned by a Deployment counts as its
-    Deployment)."""
+def selected_workloads(
+    snap: Snapshot, target: ServiceTarget, kinds: tuple[str, ...] = WORKLOAD_KINDS
+) -> tuple[Obj, ...]:
+    """Workloads (of `kinds`) whose pod template the Service's selector
+    matches, whether they run pods or not (a ReplicaSet owned by a
+    Deployment counts as its Deployment)."""
     if not target.selector:
         return ()
     return snap.derived(
-        ("selected_workloads", target.namespace, target.name),
+        ("selected_workloads", target.namespace, target.name, kinds),
         lambda: tuple(
             workload
-            for kind in WORKLOAD_KINDS
+            for kind in kinds
             for workload in snap.list(kind, target.namespace)
             if labels_match(target.selector, pod_template_labels(workload))
             and not (kind == "ReplicaSet" and snap.owner(workload) is not None)
