@@ -398,3 +398,23 @@ def test_min_severity_lists_info(capsys: pytest.CaptureFixture[str], tmp_path: P
     errors_only = lint_json(capsys, str(HELM), "--config", str(tmp_path / "config.yaml"))
     assert errors_only["findings"] == []
     assert errors_only["summary"]["hidden"] == 4
+
+
+def test_duplicate_keys_are_an_error_for_that_object(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """kubectl rejects an object with a duplicate key; lint does not read it
+    last-wins: that document is unread (and fails the run), the rest linted."""
+    (tmp_path / "service.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n"
+        "  selector: {app: web}\n  selector: {app: other}\n  ports: [{port: 80}]\n"
+    )
+    (tmp_path / "app.yaml").write_text(HELM.read_text())
+    code, out, err = run(capsys, str(tmp_path), "-o", "json")
+    assert code == 1
+    document = orjson.loads(out)
+    assert [u["source"] for u in document["unread"]] == [f"{tmp_path / 'service.yaml'}: document 1"]
+    assert "duplicate key 'selector'" in document["unread"][0]["message"]
+    assert "duplicate key 'selector'" in err
+    assert "Service/default/web" not in {f["object"] for f in document["findings"]}
+    assert document["summary"]["objects"] == 5

@@ -95,7 +95,8 @@ def test_log_summaries_fit_the_schema(tmp_path: Path) -> None:
 
 def test_lint_reports_fit_the_schema() -> None:
     lint_root = ROOT / "tests" / "lint"
-    for path in sorted(p for p in lint_root.iterdir() if p.name != "cases.yaml"):
+    not_manifests = ("cases.yaml", "corpus.yaml")  # check cases, reviewed corpus findings
+    for path in sorted(p for p in lint_root.iterdir() if p.name not in not_manifests):
         report = api.lint([str(path)])
         assert_valid("lint", report.to_json())
 

@@ -49,7 +49,7 @@ class Relation(StrEnum):
 class Peer:
     """Another tool's nearest check, from its documentation or source."""
 
-    tool: str  # kube-linter | popeye | k8sgpt
+    tool: str  # kube-linter | popeye | k8sgpt | checkov
     check: str | None  # its name or code; None when it has none
     relation: Relation
     note: str = ""  # what differs, or why it has none
@@ -67,7 +67,11 @@ def k8sgpt(check: str | None, relation: Relation, note: str = "") -> Peer:
     return Peer(tool="k8sgpt", check=check, relation=relation, note=note)
 
 
-PEER_TOOLS = ("kube-linter", "popeye", "k8sgpt")
+def checkov(check: str | None, relation: Relation, note: str = "") -> Peer:
+    return Peer(tool="checkov", check=check, relation=relation, note=note)
+
+
+PEER_TOOLS = ("kube-linter", "popeye", "k8sgpt", "checkov")
 
 CheckFunction = Callable[["Manifests", Obj], Iterable[Problem]]
 

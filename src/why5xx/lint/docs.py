@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from why5xx.docs import columns, write_files
 from why5xx.lint.base import PEER_TOOLS, Check, Peer, Relation, Scope
 from why5xx.lint.checks import CHECKS
 from why5xx.lint.model import SCHEMA
+from why5xx.lint.review import Verdict, load_verdicts
 
 INDEX = "README.md"
 GENERATED = (
@@ -38,7 +40,22 @@ _READ = {
     "`pkg/builtinchecks/yamls/`, `pkg/templates/`",
     "popeye": "derailed/popeye 5d078381: `internal/issues/assets/codes.yaml`, `internal/lint/`",
     "k8sgpt": "k8sgpt-ai/k8sgpt 05247a85: `pkg/analyzer/` (core and additional analyzers)",
+    "checkov": "bridgecrewio/checkov 3.3.30 (PyPI): `checkov/kubernetes/checks/resource/k8s/`, "
+    "and its run on the corpus (`checkov -d lint-repos --framework kubernetes`)",
 }
+ANCHORS = "anchors.md"
+# The reviewed findings of the public manifests corpus (tests/lint/corpus.yaml),
+# beside the sources in a checkout; an installed package has none.
+VERDICTS = Path(__file__).resolve().parents[3] / "tests" / "lint" / "corpus.yaml"
+# checkov 3.3.30 run on ../shared/corpus/lint-repos (2026-12-08): 470 resources,
+# 6,438 passed and 1,618 failed checks in 26 checks, almost all security. Its
+# availability checks, each on one container at a time; none compares objects.
+CHECKOV_RUN = (
+    ("CKV_K8S_9", "a readiness probe on every container (Jobs aside)", 58),
+    ("CKV_K8S_8", "a liveness probe on every container", 65),
+    ("CKV_K8S_10 .. 13", "CPU and memory requests and limits", 222),
+)
+CHECKOV_FAILED = 1618
 
 
 class UnknownCheck(LookupError):
@@ -268,26 +285,86 @@ lint:
 |---|---|---|---|
 {rows}
 
-## Compared with kube-linter, popeye and k8sgpt
+## Compared with kube-linter, popeye, k8sgpt and checkov
 
 For each check, the nearest check of each tool: **same** (it catches what
 this one catches), **stricter** (this one also catches cases it misses), or
-**only here** (it has none). kube-linter reads manifests like `why5xx
-lint`; popeye and k8sgpt read live clusters only. Each check's page says
-what differs. Read from:
+**only here** (it has none). kube-linter and checkov read manifests like
+`why5xx lint`; popeye and k8sgpt read live clusters only. Each check's page
+says what differs; [anchors.md](anchors.md) sets the availability checks
+side by side with what each finds on a corpus of public manifests. Read
+from:
 
 {read}
 
-| Check | kube-linter | popeye | k8sgpt |
-|---|---|---|---|
+| Check | kube-linter | popeye | k8sgpt | checkov |
+|---|---|---|---|---|
 {comparison}
 """
 
 
-def render_docs(checks: Sequence[Check] = CHECKS) -> dict[str, str]:
-    """Every generated file of `docs/lint/`, by file name."""
+def anchors_page(checks: Sequence[Check], verdicts: Sequence[Verdict]) -> str:
+    """Our availability checks beside kube-linter's and checkov's, with what
+    each finds on the corpus of public manifests."""
+    true = Counter(v.code for v in verdicts if v.true)
+    noise = Counter(v.code for v in verdicts if not v.true)
+    rows = "\n".join(
+        f"| [`{c.code}`]({c.code}.md) {c.name} | {c.level.value} | "
+        f"{_peer_cell(c.peer('kube-linter'))} | {_peer_cell(c.peer('checkov'))} | "
+        f"{true[c.code]} | {noise[c.code]} |"
+        for c in checks
+    )
+    checkov_rows = "\n".join(f"| `{code}` | {what} | {n} |" for code, what, n in CHECKOV_RUN)
+    return f"""# Availability checks side by side: why5xx lint, kube-linter, checkov
+
+What each tool checks that makes a Service answer 502, 503 or 504, and what
+why5xx lint finds on the manifests of eight public repositories
+(`../shared/corpus/lint-repos`: microservice demos, Dapr quickstarts,
+Gateway API and NGINX Ingress examples, GKE samples, Flux, PetClinic; 382
+documents). Every finding lint listed there, now or in an earlier version,
+was reviewed by hand ([tests/lint/corpus.yaml](../../tests/lint/corpus.yaml)):
+*true* is a real 502/503/504 risk, and lint lists every one of them (a test
+fails otherwise); *noise* is what a reviewer judged not worth a warning,
+which lint no longer lists (`make bench` prints the precision of what it
+lists: `bench/lint_corpus.py`).
+
+## checkov on the same files
+
+checkov 3.3.30 failed {CHECKOV_FAILED:,} checks on those files, almost all of
+them security. Its availability checks look at one container at a time:
+
+| checkov check | what it asks | failed on the corpus |
+|---|---|---:|
+{checkov_rows}
+
+None of them compares objects with each other: a selector with the
+workloads it should select, a targetPort with the containers' ports, an
+Ingress or route with its Services, a PodDisruptionBudget with the
+replicas, a preStop with the grace period. Its readiness check asks a probe
+of every container, a database's and a worker's as much as a web app's
+behind an Ingress: 58 findings, where why5xx lists 24, all behind a proxy.
+
+## Check by check
+
+| why5xx check | level | kube-linter | checkov | corpus: true, listed | corpus: noise, not listed |
+|---|---|---|---|---:|---:|
+{rows}
+
+kube-linter and checkov were read at the sources named in the
+[index](README.md); kube-linter was not run (no package of it here).
+"""
+
+
+def render_docs(
+    checks: Sequence[Check] = CHECKS, verdicts: Sequence[Verdict] | None = None
+) -> dict[str, str]:
+    """Every generated file of `docs/lint/`, by file name (the anchors page
+    with the reviewed corpus's counts when the checkout holds them)."""
+    if verdicts is None:
+        verdicts = load_verdicts(VERDICTS) if VERDICTS.is_file() else ()
     pages = {f"{c.code}.md": GENERATED + check_page(c) for c in checks}
-    return {INDEX: GENERATED + _index(checks), **pages}
+    anchors = {ANCHORS: GENERATED + anchors_page(checks, verdicts)}
+    return {INDEX: GENERATED + _index(checks), **pages, **anchors}
 
 
 def check_list(checks: Sequence[Check] = CHECKS) -> str:

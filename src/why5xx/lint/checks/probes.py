@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
+from why5xx.lint.base import Relation, Scope, check, checkov, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import level_for, named, readiness_probe, servings_of
 from why5xx.lint.manifests import Manifests
 from why5xx.lint.model import Level, Problem
@@ -171,6 +171,12 @@ def probe_port_undeclared(manifests: Manifests, workload: Obj) -> Iterator[Probl
             "serving a Service",
         ),
         popeye("104", Relation.SAME, "on a live cluster only, every container"),
+        checkov(
+            "CKV_K8S_9",
+            Relation.SAME,
+            "checkov asks it of every container of every workload but Jobs, whether anything "
+            "sends it requests or not: datastores, workers and internal Services alike",
+        ),
     ),
 )
 def no_readiness_probe(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
@@ -300,7 +306,14 @@ def _jvm(container: Mapping[str, Any]) -> str | None:
     name="liveness-kills-slow-start",
     level=Level.WARNING,
     scope=Scope.WORKLOAD,
-    peers=(k8sgpt(None, Relation.ONLY_HERE, "k8sgpt reports the restarts once they happen"),),
+    peers=(
+        k8sgpt(None, Relation.ONLY_HERE, "k8sgpt reports the restarts once they happen"),
+        checkov(
+            None,
+            Relation.ONLY_HERE,
+            "checkov's CKV_K8S_8 asks every container for a liveness probe; none weighs its budget",
+        ),
+    ),
 )
 def liveness_kills_slow_start(manifests: Manifests, workload: Obj) -> Iterator[Problem]:
     """A JVM container's liveness probe gives up before a slow start ends, with no startupProbe.
