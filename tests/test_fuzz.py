@@ -162,7 +162,7 @@ def _objects(raws: list[dict[str, Any]]) -> list[Obj]:
 
 
 def _crashes(reports: list[Report]) -> list[str]:
-    return [s.reason for r in reports for s in r.skipped if "crashed" in s.reason]
+    return [f"{c.rule} on {c.target}: {c.error}" for r in reports for c in r.crashed]
 
 
 @examples()

@@ -108,8 +108,8 @@ def route_backends(route: Obj) -> tuple[RouteBackend, ...]:
                     kind=str(ref.get("kind") or "Service"),
                     namespace=str(ref.get("namespace") or route.namespace),
                     name=str(ref.get("name") or ""),
-                    port=int(port) if port is not None else None,
-                    weight=int(weight) if weight is not None else 1,
+                    port=port if isinstance(port, int) else None,
+                    weight=weight if isinstance(weight, int) else 1,
                     rule=r,
                     field=f"spec.rules[{r}].backendRefs[{b}]",
                 )
