@@ -50,3 +50,29 @@ def test_every_cause_has_scenarios() -> None:
             f"{cause.id}: no scenario as JSON"
         )
     assert len(by_cause["healthy"]) >= MIN_HEALTHY
+
+
+def test_every_cause_has_a_near_miss() -> None:
+    """Each cause: a scenario that looks like it but must not report it (a
+    healthy control, or a scenario of the cause it could be confused with,
+    naming it under `absent`), on which its rule runs: not skipped for lack
+    of input, so the control can fail."""
+    controls: defaultdict[str, list[Scenario]] = defaultdict(list)
+    for scenario in SCENARIOS + EXAMPLES:
+        for cause in scenario.truth.absent:
+            if cause != scenario.truth.cause:
+                controls[cause].append(scenario)
+    without = []
+    for known in CAUSES:
+        ran = [
+            scenario
+            for scenario in controls[known.id]
+            if known.id
+            not in {
+                s.rule
+                for s in diagnose_scenario(scenario, read_bundle(scenario).snapshot()).skipped
+            }
+        ]
+        if not ran:
+            without.append(known.id)
+    assert not without, f"causes without a near miss their rule runs on: {without}"

@@ -37,7 +37,7 @@ from why5xx.views.frontend import destination_rule, virtual_service_routes
 from why5xx.views.pods import pod_template_labels
 from why5xx.views.ports import service_ports
 from why5xx.views.routes import ROUTE_KINDS, routed_services
-from why5xx.views.service import ServiceTarget, ready_backends
+from why5xx.views.service import ServiceTarget, aliased_service, ready_backends
 
 # A verdict less sure than this is a candidate, not a certainty: `likely`.
 LIKELY_BELOW = 0.5
@@ -140,6 +140,9 @@ def _diagnose_service(snap: Snapshot, service: Obj, rules: Sequence[Rule]) -> Re
     target = ServiceTarget.build(snap, service)
     findings, skipped, crashed = _run(snap, target, service.ref, rules, Scope.SERVICE)
     healthy = _healthy_evidence(target)
+    aliased = aliased_service(snap, service)
+    if not healthy and aliased is not None:  # an ExternalName alias serves what its Service does
+        healthy = _healthy_evidence(ServiceTarget.build(snap, aliased))
     return Report(
         target=service.ref,
         status=_status(findings, bool(healthy), target),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -36,13 +35,7 @@ from why5xx.views.frontend import (
     route_evidence,
 )
 from why5xx.views.routes import IngressBackend
-from why5xx.views.service import ServiceTarget
-
-# `<service>.<namespace>.svc`, optionally `.cluster.local` (the default cluster domain).
-_IN_CLUSTER = re.compile(
-    r"^(?P<name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.(?P<ns>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)"
-    r"\.svc(?:\.cluster\.local)?$"
-)
+from why5xx.views.service import IN_CLUSTER, ServiceTarget
 
 # What ingress-nginx logs when an ExternalName backend gets no peer.
 _NGINX_SIGNS = (
@@ -228,7 +221,7 @@ def _unresolvable(
             http_status=(502, 503),
             confidence=0.85,
         )
-    found = _IN_CLUSTER.match(host)
+    found = IN_CLUSTER.match(host)
     if found is None:
         return None
     wanted, namespace = found["name"], found["ns"]
@@ -376,7 +369,7 @@ def _nginx_drafts(
     if disabled is not None and disabled.nginx is not None:
         yield _disabled_draft(service, disabled, disabled.nginx)
         return
-    found = _IN_CLUSTER.match(host)
+    found = IN_CLUSTER.match(host)
     aliased = snap.get("Service", found["ns"], found["name"]) if found else None
     wrong: dict[int, list[tuple[IngressRoute, IngressBackend]]] = {}
     for route in routes:

@@ -4,6 +4,7 @@ autoscalers of those workloads."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,12 @@ from typing import Any
 from why5xx.kube import labels_match
 from why5xx.snapshot import WORKLOAD_KINDS, Obj, Snapshot
 from why5xx.views.pods import pod_ready, pod_template_labels, pod_terminating
+
+# `<service>.<namespace>.svc`, optionally `.cluster.local` (the default cluster domain).
+IN_CLUSTER = re.compile(
+    r"^(?P<name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.(?P<ns>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)"
+    r"\.svc(?:\.cluster\.local)?$"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,3 +193,15 @@ def autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
         if (hpa.spec.get("scaleTargetRef") or {}).get("name") == workload.name
         and (hpa.spec.get("scaleTargetRef") or {}).get("kind") == workload.kind
     ]
+
+
+def aliased_service(snap: Snapshot, service: Obj) -> Obj | None:
+    """The in-cluster Service an ExternalName Service is an alias of
+    (`externalName: NAME.NAMESPACE.svc[.cluster.local]`), when the input
+    holds it and it is not the alias itself."""
+    if service.spec.get("type") != "ExternalName":
+        return None
+    found = IN_CLUSTER.match(str(service.spec.get("externalName") or "").rstrip(".").lower())
+    if found is None or (found["name"], found["ns"]) == (service.name, service.namespace):
+        return None
+    return snap.get("Service", found["ns"], found["name"])
