@@ -55,6 +55,7 @@ from why5xx.sources.kubeapi import Answer, ApiCall, ClusterError, KubeApi
 from why5xx.views.frontend import NGINX_CONTROLLER_LABELS
 from why5xx.views.pods import pod_ready, pod_terminating
 from why5xx.views.routes import ROUTE_KINDS, ingress_backends, routed_services
+from why5xx.views.service import alias_of
 
 RBAC_DOC = "docs/rbac.md"
 _WORKERS = 8
@@ -239,8 +240,13 @@ def _slices(reader: _Reader, namespace: str, service: str) -> Future[tuple[Obj, 
     return reader.list("EndpointSlice", namespace, labels=f"{SERVICE_NAME_LABEL}={service}")
 
 
-def _read_service(reader: _Reader, namespace: str, service: Obj) -> None:
-    """Rounds 2 to 5 for one Service (its round-1 reads are shared with the caller)."""
+def _read_service(reader: _Reader, namespace: str, service: Obj, *, alias: bool = True) -> None:
+    """Rounds 2 to 5 for one Service (its round-1 reads are shared with the
+    caller); for an ExternalName alias of an in-cluster Service, that
+    Service's too (it serves what the alias does)."""
+    aliased = alias_of(service) if alias else None
+    if aliased is not None and (found := reader.get("Service", *aliased).result()) is not None:
+        _read_service(reader, aliased[0], found, alias=False)
     slices = _slices(reader, namespace, service.name)
     selector = selector_string(service.spec.get("selector") or {})
     pods = reader.list("Pod", namespace, labels=selector).result() if selector else ()

@@ -195,13 +195,19 @@ def autoscalers(snap: Snapshot, workload: Obj) -> list[Obj]:
     ]
 
 
-def aliased_service(snap: Snapshot, service: Obj) -> Obj | None:
-    """The in-cluster Service an ExternalName Service is an alias of
-    (`externalName: NAME.NAMESPACE.svc[.cluster.local]`), when the input
-    holds it and it is not the alias itself."""
+def alias_of(service: Obj) -> tuple[str, str] | None:
+    """(namespace, name) of the in-cluster Service an ExternalName Service is
+    an alias of (`externalName: NAME.NAMESPACE.svc[.cluster.local]`), unless
+    it names itself."""
     if service.spec.get("type") != "ExternalName":
         return None
     found = IN_CLUSTER.match(str(service.spec.get("externalName") or "").rstrip(".").lower())
     if found is None or (found["name"], found["ns"]) == (service.name, service.namespace):
         return None
-    return snap.get("Service", found["ns"], found["name"])
+    return found["ns"], found["name"]
+
+
+def aliased_service(snap: Snapshot, service: Obj) -> Obj | None:
+    """The Service an ExternalName Service is an alias of, when the input holds it."""
+    alias = alias_of(service)
+    return snap.get("Service", *alias) if alias else None
