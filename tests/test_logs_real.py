@@ -109,6 +109,7 @@ NOTICES = [
     ("tls-server.log", 1, "tls-server", Symptom.PROTOCOL, {}),
     ("gunicorn.log", 7, "gunicorn", Symptom.WORKER_TIMEOUT, {"pid": "11"}),
     ("gunicorn.log", 8, "gunicorn", Symptom.WORKER_KILLED, {"pid": "11"}),
+    ("gunicorn.log", 9, "gunicorn", Symptom.LOOPBACK, {"listen": "127.0.0.1:5000"}),
 ]  # fmt: skip
 
 

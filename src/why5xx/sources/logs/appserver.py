@@ -31,6 +31,11 @@ _GUNICORN_TIME = re.compile(r"\[(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<zon
 _GUNICORN = messages(
     (r"WORKER TIMEOUT \(pid:(?P<pid>\d+)\)", Symptom.WORKER_TIMEOUT, "WORKER TIMEOUT"),
     (
+        r"Listening at: http://(?P<listen>(?:127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+)",
+        Symptom.LOOPBACK,
+        "Listening at a loopback address: the pod IP refuses connections",
+    ),
+    (
         r"Worker \(pid:(?P<pid>\d+)\) was sent SIGKILL",
         Symptom.WORKER_KILLED,
         "Worker was sent SIGKILL! Perhaps out of memory?",

@@ -28,6 +28,7 @@ CAUSE_OF: dict[Symptom, str] = {
     # The app server killed a worker that overran its timeout: the backend is
     # slower than a timeout on its path (here the app server's own).
     Symptom.WORKER_TIMEOUT: "upstream-timeout",
+    Symptom.LOOPBACK: "listen-localhost",
 }
 # The causes a symptom fits, most likely first (after the decided one, if any).
 _NO_ENDPOINT = (
@@ -77,6 +78,7 @@ CANDIDATES: dict[Symptom, tuple[str, ...]] = {
     Symptom.WORKER_KILLED: ("oom-killed", "upstream-timeout", "crash-loop"),
     Symptom.WORKER_CRASHED: ("crash-loop", "oom-killed"),
     Symptom.TCP_PROXIED: ("mesh-port-protocol",),
+    Symptom.LOOPBACK: ("listen-localhost",),
 }
 # A 5xx whose line says nothing more: the causes its status fits.
 _BY_STATUS: dict[int, tuple[str, ...]] = {

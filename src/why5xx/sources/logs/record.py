@@ -47,6 +47,7 @@ class Symptom(StrEnum):
     WORKER_KILLED = "worker-killed"  # a worker died of SIGKILL (the OOM killer's signal)
     WORKER_CRASHED = "worker-crashed"  # a worker died of another signal or exit code
     TCP_PROXIED = "tcp-proxied"  # a mesh sidecar proxied the port as raw TCP, not HTTP
+    LOOPBACK = "loopback"  # the app server listens on 127.0.0.1 only: the pod IP refuses
     UNKNOWN = "unknown"  # a 5xx whose line says nothing more
 
 
