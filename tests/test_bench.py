@@ -17,6 +17,7 @@ from why5xx.benchmark import corpus, score
 from why5xx.benchmark.faults import FAULTS, Fault
 from why5xx.benchmark.generate import EPOCH, export, generate, scenario
 from why5xx.benchmark.shapes import SHAPES, noise
+from why5xx.benchmark.workloads import apps_of
 from why5xx.benchmark.world import World
 from why5xx.causes import CAUSES
 from why5xx.engine import Target, diagnose
@@ -287,7 +288,7 @@ def test_healthy_shapes_stay_healthy(shape: str) -> None:
         world.add_nodes(4, "eks")
         SHAPES[shape](world)
         noise(world)
-        apps = [a for a in world.apps if a.role == "app" and a.service is not None]
+        apps = [a for a in apps_of(world) if a.role == "app" and a.service is not None]
         snap = Snapshot.build([Obj.from_raw(o, "generated") for o in world.finish()])
         for app in apps:
             assert app.service is not None

@@ -21,6 +21,7 @@ import orjson
 
 from why5xx.benchmark.faults import BACKGROUND, FAULTS, Fault
 from why5xx.benchmark.shapes import SHAPES, noise
+from why5xx.benchmark.workloads import apps_of
 from why5xx.benchmark.world import World
 from why5xx.scenarios import TRUTH, Scenario
 from why5xx.sources import kubeyaml
@@ -51,14 +52,14 @@ def scenario(seed: int, index: int, fault: Fault, *, partial: bool | None = None
         if rng.random() < _NOISE_SHARE:
             noise(world)
         candidates = [
-            a for a in world.apps if a.role == "app" and a.service is not None and fault.fits(a)
+            a for a in apps_of(world) if a.role == "app" and a.service is not None and fault.fits(a)
         ]
         if not candidates:
             continue
         app = rng.choice(candidates)
         injected = fault.inject(world, app)
         others = [
-            a for a in world.apps if a.role == "app" and a is not app and a.kind == "Deployment"
+            a for a in apps_of(world) if a.role == "app" and a is not app and a.kind == "Deployment"
         ]
         if (
             others

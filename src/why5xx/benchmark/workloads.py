@@ -862,6 +862,11 @@ def _terminate(ctx: PodCtx, since: float, drains: bool) -> None:
         )
 
 
+def apps_of(world: World) -> list[App]:
+    """The world's apps, as the apps they are."""
+    return [app for app in world.apps if isinstance(app, App)]
+
+
 def deploy(
     world: World,
     namespace: str,

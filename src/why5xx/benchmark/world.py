@@ -1,7 +1,7 @@
 """A generated cluster, built the way the control plane builds one.
 
 `World` holds the objects of one cluster at one moment ("now", the capture
-time): namespaces, nodes, the apps (`workloads.App`) whose Deployments,
+time): namespaces, nodes, the apps (`workloads.App`, `Workload` here) whose Deployments,
 ReplicaSets, StatefulSets and pods are rendered when the world is finished,
 and everything else as raw manifests. `finish` plays the controllers that
 derive state from the rest, so a fault only has to change what a person
@@ -23,12 +23,23 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from why5xx.benchmark.workloads import App
+from typing import Any, Protocol
 
 Raw = dict[str, Any]
+
+
+class Workload(Protocol):
+    """What the world needs of an app (`workloads.App`, which needs the world):
+    where it lives, and its objects when the world is finished."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    def render(self) -> list[Raw]: ...
+
 
 # Kubernetes' alphabet for generated names (`k8s.io/apimachinery/pkg/util/rand`).
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
@@ -62,7 +73,7 @@ class World:
         self.rng = rng
         self.now = now
         self.objects: list[Raw] = []
-        self.apps: list[App] = []
+        self.apps: list[Workload] = []
         self.events: list[Raw] = []
         self.nodes: list[Node] = []
         self.log_lines: list[str] = []
@@ -174,9 +185,6 @@ class World:
                 "status": {"phase": "Active"},
             }
         )
-
-    def app(self, name: str, namespace: str) -> App:
-        return next(a for a in self.apps if a.name == name and a.namespace == namespace)
 
     # --- nodes --------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.snapshot import Obj
 
 if TYPE_CHECKING:
@@ -25,16 +25,6 @@ if TYPE_CHECKING:
 
 CODE = re.compile(r"^W5X\d{3}$")
 _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-class Scope(StrEnum):
-    """The objects a check runs on, one at a time."""
-
-    SERVICE = "Service"
-    WORKLOAD = "workload"  # Deployment, StatefulSet, DaemonSet, ReplicaSet, RC, Pod not owned
-    ROUTE = "route"  # Ingress, HTTPRoute
-    PDB = "PodDisruptionBudget"
-    HPA = "HorizontalPodAutoscaler"
 
 
 class Relation(StrEnum):

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from why5xx.docs import columns, write_files
-from why5xx.lint.base import PEER_TOOLS, Check, Peer, Relation, Scope
+from why5xx.lint.base import PEER_TOOLS, Check, Peer, Relation
 from why5xx.lint.checks import CHECKS
-from why5xx.lint.model import SCHEMA
+from why5xx.lint.model import SCHEMA, Scope
 from why5xx.lint.review import Verdict, load_verdicts
 
 INDEX = "README.md"

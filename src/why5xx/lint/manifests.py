@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from why5xx.kube import label_selector_matches
-from why5xx.lint.base import Scope
+from why5xx.lint.model import Scope
 from why5xx.lint.traffic import MESH_ROUTE_KINDS, exposed, mesh_routed_services
 from why5xx.snapshot import DEFAULT_NAMESPACE, MANIFEST_WORKLOAD_KINDS, Obj, Snapshot, placed
 from why5xx.templates import model_pod

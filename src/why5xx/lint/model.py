@@ -35,6 +35,16 @@ class Level(StrEnum):
 _RANK = {Level.ERROR: 2, Level.WARNING: 1, Level.INFO: 0}
 
 
+class Scope(StrEnum):
+    """The objects a check runs on, one at a time."""
+
+    SERVICE = "Service"
+    WORKLOAD = "workload"  # Deployment, StatefulSet, DaemonSet, ReplicaSet, RC, Pod not owned
+    ROUTE = "route"  # Ingress, HTTPRoute
+    PDB = "PodDisruptionBudget"
+    HPA = "HorizontalPodAutoscaler"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
     """Where an object came from: a file and the line it starts at (None for

@@ -14,7 +14,7 @@ from why5xx.benchmark.faults.base import (
 )
 from why5xx.benchmark.faults.frontend import default_deny, namespace_peer
 from why5xx.benchmark.faults.pods import config_crash, tag_typo
-from why5xx.benchmark.workloads import App
+from why5xx.benchmark.workloads import App, apps_of
 from why5xx.benchmark.world import DAY, MINUTE, Raw, World
 from why5xx.scenarios import HEALTHY
 
@@ -91,7 +91,7 @@ def neighbours_on_fire(world: World, app: App) -> Injected:
     """Other apps in the namespace crash-loop and cannot pull their image."""
     others = [
         a
-        for a in world.apps
+        for a in apps_of(world)
         if a.namespace == app.namespace
         and a is not app
         and a.role == "app"

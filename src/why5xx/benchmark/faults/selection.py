@@ -16,7 +16,7 @@ from why5xx.benchmark.faults.base import (
     truth,
     typo,
 )
-from why5xx.benchmark.workloads import App
+from why5xx.benchmark.workloads import App, apps_of
 from why5xx.benchmark.world import Raw, World
 
 # --- selector-mismatch -------------------------------------------------------
@@ -139,7 +139,7 @@ def umbrella_release_deleted(world: World, app: App) -> Injected:
     svc = service_of(app)
     selector = svc["spec"]["selector"]
     release = app.namespace
-    for other in world.apps:
+    for other in apps_of(world):
         if other.namespace == app.namespace and other.role == "app":
             for revision in other.revisions:
                 revision.template["metadata"]["labels"]["app.kubernetes.io/instance"] = release

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from why5xx.kube import scaled_value
-from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
+from why5xx.lint.base import Relation, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import named, workload_level
 from why5xx.lint.manifests import SCALED_KINDS, Manifests, fewest_pods, min_replicas
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.snapshot import Obj
 
 

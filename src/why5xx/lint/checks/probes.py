@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from why5xx.lint.base import Relation, Scope, check, checkov, k8sgpt, kube_linter, popeye
+from why5xx.lint.base import Relation, check, checkov, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import level_for, named, readiness_probe, servings_of
 from why5xx.lint.manifests import Manifests
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.lint.traffic import sidecar_readiness
 from why5xx.snapshot import Obj
 from why5xx.views.pods import ContainerPort, container_ports, containers, pod_template_spec

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from why5xx.lint.base import Scope, check
+from why5xx.lint.base import check
 from why5xx.lint.checks.common import service_rule
 from why5xx.lint.manifests import Manifests
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.snapshot import Obj
 
 

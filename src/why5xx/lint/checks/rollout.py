@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from why5xx.lint.base import Relation, Scope, check, kube_linter, popeye
+from why5xx.lint.base import Relation, check, kube_linter, popeye
 from why5xx.lint.checks.common import level_for, named, servings_of, workload_level
 from why5xx.lint.manifests import Manifests, fewest_pods
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.lint.traffic import exposed
 from why5xx.snapshot import Obj
 from why5xx.views.pods import pod_template_spec

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
+from why5xx.lint.base import Relation, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import route_rule
 from why5xx.lint.manifests import Manifests
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.lint.traffic import made_by_operator, operator_resources
 from why5xx.snapshot import Obj
 from why5xx.views.ingress import DEFAULT_CLASS_ANNOTATION, requested_class

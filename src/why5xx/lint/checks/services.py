@@ -7,10 +7,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 from why5xx.kube import selector_string
-from why5xx.lint.base import Relation, Scope, check, k8sgpt, kube_linter, popeye
+from why5xx.lint.base import Relation, check, k8sgpt, kube_linter, popeye
 from why5xx.lint.checks.common import named, service_rule
 from why5xx.lint.manifests import Manifests, pod_labels
-from why5xx.lint.model import Level, Problem
+from why5xx.lint.model import Level, Problem, Scope
 from why5xx.lint.traffic import made_by_operator, operator_resources
 from why5xx.snapshot import Obj
 from why5xx.views.pods import container_ports, pod_template_spec
