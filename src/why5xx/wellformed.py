@@ -90,7 +90,7 @@ FIELDS: Mapping[str, Shape] = {
             "exitCode containerPort number minReadySeconds terminationGracePeriodSeconds "
             "initialDelaySeconds periodSeconds failureThreshold timeoutSeconds "
             "successThreshold minReplicas maxReplicas deprecatedCount "
-            "deletionGracePeriodSeconds endPort progressDeadlineSeconds"
+            "deletionGracePeriodSeconds endPort progressDeadlineSeconds weight"
         ),
     ),
     **_each(Shape.SCALAR, "controller ready serving terminating"),
