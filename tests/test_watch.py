@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fakeapi.fixtures import CONTEXT, FakeCluster, StartCluster
 from why5xx.leader import Elector
 from why5xx.sources.kubeapi import KubeApi, load_config
-from why5xx.watch import Metrics, Watcher, serve
+from why5xx.watch import WATCHED, Metrics, Watcher, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "examples" / "selector-version-bump" / "shop.yaml"
@@ -305,3 +305,17 @@ def test_of_two_replicas_only_the_leader_reports_and_the_other_takes_over(
     lease = store.get(leases, "shop", "why5xx")
     assert lease is not None
     assert lease.raw["spec"]["leaseTransitions"] >= 1
+
+
+def test_each_namespace_is_watched_and_a_cluster_scoped_kind_once(
+    fake_cluster: StartCluster,
+) -> None:
+    cluster = fake_cluster([SHOP])
+    api = KubeApi(load_config(str(cluster.kubeconfig), CONTEXT), timeout=5)
+    watcher = Watcher(api, ["shop", "payments"], Metrics())
+    scopes = [(r.spec.kind, r.namespace) for r in watcher._reflectors]
+    api.close()
+    assert scopes.count(("IngressClass", None)) == 1
+    assert ("Service", "shop") in scopes
+    assert ("Service", "payments") in scopes
+    assert len(scopes) == 2 * (len(WATCHED) - 1) + 1

@@ -158,7 +158,8 @@ class Watcher:
                 pause=pause,
             )
             for kind in WATCHED
-            for namespace in scopes
+            # A cluster-scoped kind (IngressClass) is one collection, whatever -n says.
+            for namespace in (scopes if KINDS[kind].namespaced else (None,))
         ]
         self._threads: list[threading.Thread] = []
 
