@@ -84,7 +84,7 @@ def diagnose(
     snap, namespace = _snapshot(bundle, objects, cluster, namespace, target=target, warn=warn)
     try:
         parsed = Target.parse(target, namespace)
-        evidence = _target_logs(logs, log_format, snap, parsed, warn) if logs else None
+        evidence = target_logs(logs, log_format, snap, parsed, warn) if logs else None
         return _diagnose(snap, parsed, logs=evidence)
     except (ValueError, TargetNotFound) as exc:
         raise Why5xxError(str(exc)) from exc
@@ -129,8 +129,7 @@ def analyze_logs(
     from why5xx.sources import logs as log_sources  # noqa: PLC0415 (see parse_log_format)
 
     summary = log_sources.summarize_logs(files, fmt=parse_log_format(log_format), snapshot=snap)
-    _report_log_problems(summary, warn)
-    if not any(f.usable for f in summary.files):
+    if not _usable(summary, warn):
         raise Why5xxError(f"no usable log in {', '.join(files)}")
     return summary
 
@@ -237,19 +236,17 @@ def connect(cluster: Cluster) -> Iterator[KubeApi]:
         api.close()
 
 
-def _target_logs(
+def target_logs(
     paths: Sequence[str], log_format: str | None, snap: Snapshot, target: Target, warn: Warn | None
-) -> LogSummary | None:
-    """The logs' 5xx for the target's Services; None when no file could be read
-    (the diagnosis then rests on the cluster state alone, and `warn` says so)."""
+) -> LogSummary:
+    """The logs' 5xx for the target's Services. When no file could be read the
+    diagnosis rests on the cluster state alone, and `warn` says so."""
     from why5xx.sources import logs as log_sources  # noqa: PLC0415 (see parse_log_format)
 
     services = log_sources.target_services(snap, target.kind, target.namespace, target.name)
     summary = log_sources.summarize_for(paths, snap, services, fmt=parse_log_format(log_format))
-    _report_log_problems(summary, warn)
-    if not any(f.usable for f in summary.files):
-        _warn_all([f"no usable log in {', '.join(paths)}: diagnosed without logs"], warn)
-        return None
+    if not _usable(summary, warn):
+        _warn_all([f"no usable log in {', '.join(paths)}; diagnosing without logs"], warn)
     return summary
 
 
@@ -265,8 +262,18 @@ def parse_log_format(name: str | None) -> LogFormat | None:
         raise Why5xxError(str(exc)) from exc
 
 
-def _report_log_problems(summary: LogSummary, warn: Warn | None) -> None:
-    _warn_all((f"{f.path}: {f.error}" for f in summary.files if f.error), warn)
+def _usable(summary: LogSummary, warn: Warn | None) -> bool:
+    """Say which logs could not be (fully) read, or held nothing known;
+    whether any could."""
+    problems = [
+        f"{file.path}: {file.error}"
+        if file.error
+        else f"{file.path}: none of its {file.lines:,} lines reads as {file.format}"
+        for file in summary.files
+        if file.error or (not file.usable and file.lines)
+    ]
+    _warn_all(problems, warn)
+    return any(f.usable for f in summary.files)
 
 
 def _warn_all(messages: Iterable[str], warn: Warn | None) -> None:

@@ -661,49 +661,21 @@ def _explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _check_logs(summary: LogSummary, paths: Sequence[str], err: Console) -> bool:
-    """Say which logs could not be (fully) read, or held nothing known;
-    whether any could."""
-    for file in summary.files:
-        if file.error:
-            err.print(f"why5xx: {file.path}: {file.error}", markup=False)
-        elif not file.usable and file.lines:
-            err.print(
-                f"why5xx: {file.path}: none of its {file.lines:,} lines reads as {file.format}",
-                markup=False,
-            )
-    return any(f.usable for f in summary.files)
-
-
 def _log_evidence(
     args: argparse.Namespace, snap: Snapshot, target: Target, err: Console
 ) -> LogSummary:
     from why5xx import api  # noqa: PLC0415
-    from why5xx.sources import logs  # noqa: PLC0415
 
-    services = logs.target_services(snap, target.kind, target.namespace, target.name)
-    fmt = api.parse_log_format(args.log_format)
-    summary = logs.summarize_for(args.logs, snap, services, fmt=fmt)
-    if not _check_logs(summary, args.logs, err):
-        # The logs add nothing, the cluster state is still worth diagnosing.
-        err.print(
-            f"why5xx: no usable log in {', '.join(args.logs)}; diagnosing without logs",
-            markup=False,
-        )
-    return summary
+    return api.target_logs(args.logs, args.log_format, snap, target, _warner(err))
 
 
 def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from why5xx import api  # noqa: PLC0415
     from why5xx.report import logs_json, logs_text  # noqa: PLC0415
-    from why5xx.snapshot import DEFAULT_NAMESPACE  # noqa: PLC0415
-    from why5xx.sources import logs  # noqa: PLC0415
 
-    fmt = api.parse_log_format(args.format)
-    snap = _load_snapshot(args.bundle, err, DEFAULT_NAMESPACE) if args.bundle else None
-    summary = logs.summarize_logs(args.files, fmt=fmt, snapshot=snap)
-    if not _check_logs(summary, args.files, err):
-        raise InputError(f"no usable log in {', '.join(args.files)}")
+    summary = api.analyze_logs(
+        args.files, log_format=args.format, bundle=args.bundle, warn=_warner(err)
+    )
     if args.output == "json":
         _print(out, logs_json.render_summary(summary))
     elif args.output == "html":
